@@ -1,0 +1,313 @@
+//! API errors: one catalogue of codes, each with an HTTP status and an English and a Japanese
+//! message, rendered as `{"error": {"code", "message", "message_ja", "details"?}}`.
+//!
+//! Internal failures are logged with their cause and answered with a bare "internal error", so
+//! no SQL, path or stack detail ever reaches a client.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::db::DbError;
+
+/// Every error the API can answer with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    NotAuthenticated,
+    LoginFailed,
+    CsrfRejected,
+    Forbidden,
+    PasswordChangeRequired,
+    NotFound,
+    RouteNotFound,
+    MethodNotAllowed,
+    NameTaken,
+    LoginIdTaken,
+    GroupNotEmpty,
+    CannotDeleteSelf,
+    PasswordPolicy,
+    CurrentPasswordWrong,
+    PairingCodeInvalid,
+    DeviceCredentialInvalid,
+    DeviceRevoked,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::NotAuthenticated,
+        ErrorCode::LoginFailed,
+        ErrorCode::CsrfRejected,
+        ErrorCode::Forbidden,
+        ErrorCode::PasswordChangeRequired,
+        ErrorCode::NotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NameTaken,
+        ErrorCode::LoginIdTaken,
+        ErrorCode::GroupNotEmpty,
+        ErrorCode::CannotDeleteSelf,
+        ErrorCode::PasswordPolicy,
+        ErrorCode::CurrentPasswordWrong,
+        ErrorCode::PairingCodeInvalid,
+        ErrorCode::DeviceCredentialInvalid,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::InvalidInput,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            NotAuthenticated | LoginFailed | DeviceCredentialInvalid => StatusCode::UNAUTHORIZED,
+            CsrfRejected | Forbidden | PasswordChangeRequired | CurrentPasswordWrong
+            | DeviceRevoked => StatusCode::FORBIDDEN,
+            NotFound | RouteNotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf => StatusCode::CONFLICT,
+            PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            NotAuthenticated => "not_authenticated",
+            LoginFailed => "login_failed",
+            CsrfRejected => "csrf_rejected",
+            Forbidden => "forbidden",
+            PasswordChangeRequired => "password_change_required",
+            NotFound => "not_found",
+            RouteNotFound => "route_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            NameTaken => "name_taken",
+            LoginIdTaken => "login_id_taken",
+            GroupNotEmpty => "group_not_empty",
+            CannotDeleteSelf => "cannot_delete_self",
+            PasswordPolicy => "password_policy",
+            CurrentPasswordWrong => "current_password_wrong",
+            PairingCodeInvalid => "pairing_code_invalid",
+            DeviceCredentialInvalid => "device_credential_invalid",
+            DeviceRevoked => "device_revoked",
+            InvalidInput => "invalid_input",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            Internal => "internal",
+            Unavailable => "unavailable",
+        }
+    }
+
+    pub fn message_en(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            NotAuthenticated => "Please log in.",
+            LoginFailed => {
+                "Login failed: the login ID or password is wrong, or the account is locked. \
+                 After 5 failed attempts an account is locked for 15 minutes."
+            }
+            CsrfRejected => "The request was refused because it did not come from this site.",
+            Forbidden => "You are not allowed to do this.",
+            PasswordChangeRequired => "You must change your password before continuing.",
+            NotFound => "Not found.",
+            RouteNotFound => "There is no such API endpoint or page.",
+            MethodNotAllowed => "This method is not allowed here.",
+            NameTaken => "That name is already in use.",
+            LoginIdTaken => "That login ID is already in use.",
+            GroupNotEmpty => "The group still has users or devices; move or delete them first.",
+            CannotDeleteSelf => "You cannot delete your own account.",
+            PasswordPolicy => "The password does not meet the password policy.",
+            CurrentPasswordWrong => "The current password is wrong.",
+            PairingCodeInvalid => {
+                "The pairing code is wrong, already used or expired. Ask your administrator for a new one."
+            }
+            DeviceCredentialInvalid => {
+                "This device is not paired or was revoked. Ask your administrator for a new pairing code."
+            }
+            DeviceRevoked => "The device has been revoked.",
+            InvalidInput => "The request is invalid.",
+            PayloadTooLarge => "The request is too large.",
+            UnsupportedMediaType => "Send the request as JSON (Content-Type: application/json).",
+            Internal => "internal error",
+            Unavailable => "The service is temporarily unavailable.",
+        }
+    }
+
+    pub fn message_ja(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            NotAuthenticated => "ログインしてください。",
+            LoginFailed => {
+                "ログインできませんでした。ログインIDまたはパスワードが正しくないか、アカウントがロックされています。\
+                 5回失敗するとアカウントは15分間ロックされます。"
+            }
+            CsrfRejected => "このサイト以外からの要求のため拒否しました。",
+            Forbidden => "この操作を行う権限がありません。",
+            PasswordChangeRequired => "続行する前にパスワードを変更してください。",
+            NotFound => "見つかりません。",
+            RouteNotFound => "該当するAPIまたはページはありません。",
+            MethodNotAllowed => "このメソッドは使用できません。",
+            NameTaken => "その名前は既に使われています。",
+            LoginIdTaken => "そのログインIDは既に使われています。",
+            GroupNotEmpty => {
+                "グループにユーザーまたはカメラ端末が残っています。先に移動または削除してください。"
+            }
+            CannotDeleteSelf => "自分自身のアカウントは削除できません。",
+            PasswordPolicy => "パスワードがパスワードポリシーを満たしていません。",
+            CurrentPasswordWrong => "現在のパスワードが正しくありません。",
+            PairingCodeInvalid => {
+                "ペアリングコードが正しくないか、使用済みまたは期限切れです。管理者に新しいコードを依頼してください。"
+            }
+            DeviceCredentialInvalid => {
+                "この端末はペアリングされていないか、無効化されています。管理者に新しいペアリングコードを依頼してください。"
+            }
+            DeviceRevoked => "この端末は無効化されています。",
+            InvalidInput => "要求の内容が正しくありません。",
+            PayloadTooLarge => "要求が大きすぎます。",
+            UnsupportedMediaType => "JSON形式（Content-Type: application/json）で送信してください。",
+            Internal => "内部エラー",
+            Unavailable => "一時的にサービスを利用できません。",
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// Extra English detail for `invalid_input` (which field, what is wrong). Never secret.
+    pub detail: Option<String>,
+    /// Machine-readable sub-codes (password policy rules).
+    pub details: Vec<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            detail: None,
+            details: Vec::new(),
+        }
+    }
+
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::InvalidInput,
+            detail: Some(detail.into()),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn with_details(mut self, details: Vec<&'static str>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Logs the cause and answers 500 without it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal)
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Conflict => ApiError::new(ErrorCode::NameTaken),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(ErrorCode::UnsupportedMediaType),
+            _ => ApiError::invalid(rejection.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::invalid(format!("bad path parameter: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::invalid(format!("bad query: {}", rejection.body_text()))
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `login_failed`.
+    pub code: String,
+    pub message: String,
+    pub message_ja: String,
+    /// Sub-codes, e.g. the password policy rules that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut message = self.code.message_en().to_owned();
+        if let Some(detail) = &self.detail {
+            message.push(' ');
+            message.push_str(detail);
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.code().to_owned(),
+                message,
+                message_ja: self.code.message_ja().to_owned(),
+                details: self.details.iter().map(|d| d.to_string()).collect(),
+            },
+        };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_unique_and_bilingual() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.code()), "duplicate {}", code.code());
+            assert!(!code.message_en().is_empty());
+            assert!(!code.message_ja().is_empty());
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Configuration: built-in defaults, then `remote-assist.toml`, then `RA_*` environment variables,
+//! then command-line flags, each layer overriding the one before.
+//!
+//! Everything is validated once at start-up; a problem stops the server with a message that says
+//! which setting is wrong and how to fix it. Secrets (the database URL may hold a password) are
+//! wrapped in [`Secret`] so that they never appear in `Debug` output or logs.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// The whole server configuration. Field names are the TOML keys; the environment variable is
+/// `RA_` + the upper-case key (for example `RA_DATA_DIR`, `RA_LISTEN`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded defaults keep their state: SQLite database, objects, TLS certificate.
+    pub data_dir: PathBuf,
+    /// HTTPS listen address.
+    pub listen: SocketAddr,
+    /// Optional plain-HTTP listener that only redirects to HTTPS.
+    pub http_redirect_listen: Option<SocketAddr>,
+    /// The address people use to reach the server, e.g. `https://assist.example.co.jp`. Used in
+    /// pairing links. When unset, links are built from the request's Host header.
+    pub public_url: Option<String>,
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`. Default: SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// PEM certificate chain and private key. When both are unset a self-signed certificate is
+    /// generated in `data_dir/tls` on first start and reused afterwards.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Local object store directory (recordings and snapshots). Default: `data_dir/objects`.
+    pub objects_dir: Option<PathBuf>,
+    /// IANA time zone used to show times to people (storage is always UTC).
+    pub time_zone: String,
+    pub log_format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `remote_assist=debug,info`.
+    pub log_level: String,
+    pub session_idle_timeout_secs: u64,
+    pub session_absolute_timeout_secs: u64,
+    /// Failed logins within `lockout_window_secs` that lock an account.
+    pub lockout_threshold: u32,
+    pub lockout_window_secs: u64,
+    pub lockout_duration_secs: u64,
+    pub pairing_code_ttl_secs: u64,
+    /// Cameras one supporter may have in a session at once (R1).
+    pub max_cameras_per_session: u32,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            http_redirect_listen: None,
+            public_url: None,
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            objects_dir: None,
+            time_zone: "Asia/Tokyo".into(),
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            session_idle_timeout_secs: 30 * 60,
+            session_absolute_timeout_secs: 12 * 60 * 60,
+            lockout_threshold: 5,
+            lockout_window_secs: 15 * 60,
+            lockout_duration_secs: 15 * 60,
+            pairing_code_ttl_secs: 10 * 60,
+            max_cameras_per_session: 4,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Values given on the command line; only the ones present override the other layers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_redirect_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Why the configuration cannot be used. The text tells the operator what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The default config file, used when present and no other file is named.
+pub const DEFAULT_CONFIG_FILE: &str = "remote-assist.toml";
+
+impl Config {
+    /// Loads defaults -> TOML file -> `RA_*` environment -> CLI flags, then validates.
+    pub fn load(config_file: Option<&Path>, cli: &CliOverrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Invalid(format!(
+                        "config file {} does not exist; create it or drop --config",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        // RA_CONFIG names the file itself and is not a setting.
+        figment = figment
+            .merge(Env::prefixed("RA_").ignore(&["config"]))
+            .merge(Serialized::defaults(cli));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that can be wrong in a way serde cannot see.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return invalid(format!(
+                "time_zone = {:?} is not an IANA time zone name; use for example \"Asia/Tokyo\" or \"UTC\"",
+                self.time_zone
+            ));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return invalid(
+                    "tls_cert and tls_key must be set together (or neither, for a self-signed certificate)"
+                        .into(),
+                );
+            }
+            (Some(cert), Some(key)) => {
+                for (name, path) in [("tls_cert", cert), ("tls_key", key)] {
+                    if !path.is_file() {
+                        return invalid(format!(
+                            "{name} = {} does not exist or is not a file",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return invalid(
+                    "database_url must start with sqlite:// or postgres:// (the value is not shown because it may contain a password)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(public_url) = &self.public_url {
+            match url::Url::parse(public_url) {
+                Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
+                _ => {
+                    return invalid(format!(
+                        "public_url = {public_url:?} must be an https:// URL such as https://assist.example.co.jp"
+                    ));
+                }
+            }
+        }
+        let positive = [
+            ("session_idle_timeout_secs", self.session_idle_timeout_secs),
+            (
+                "session_absolute_timeout_secs",
+                self.session_absolute_timeout_secs,
+            ),
+            ("lockout_window_secs", self.lockout_window_secs),
+            ("lockout_duration_secs", self.lockout_duration_secs),
+            ("pairing_code_ttl_secs", self.pairing_code_ttl_secs),
+            ("lockout_threshold", u64::from(self.lockout_threshold)),
+            (
+                "max_cameras_per_session",
+                u64::from(self.max_cameras_per_session),
+            ),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return invalid(format!("{name} must be greater than 0"));
+            }
+        }
+        if self.session_idle_timeout_secs > self.session_absolute_timeout_secs {
+            return invalid(
+                "session_idle_timeout_secs must not exceed session_absolute_timeout_secs".into(),
+            );
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes must be at least 1024".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return invalid(format!(
+                "log_level = {:?} is not a valid filter; use for example \"info\" or \"remote_assist=debug,info\"",
+                self.log_level
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo)
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.objects_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("objects"))
+    }
+
+    /// The database URL in effect: the configured one or SQLite under `data_dir`.
+    pub fn database_url(&self) -> Secret {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("remote-assist.db").display()
+            )),
+        }
+    }
+}
+
+/// Figment's messages name the key and the source (file, env var); keep that, drop nothing.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let mut text = e.to_string();
+            if let Some(md) = &e.metadata {
+                text.push_str(&format!(" (from {})", md.name));
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "remote-assist.toml",
+                "time_zone = \"UTC\"\nlisten = \"127.0.0.1:9000\"\nlockout_threshold = 3\n",
+            )?;
+            jail.set_env("RA_LISTEN", "127.0.0.1:9001");
+            let cli = CliOverrides {
+                data_dir: Some("/tmp/ra-cli".into()),
+                ..Default::default()
+            };
+            let config = Config::load(None, &cli).map_err(|e| e.to_string())?;
+            assert_eq!(config.time_zone, "UTC"); // file
+            assert_eq!(config.lockout_threshold, 3); // file
+            assert_eq!(config.listen.port(), 9001); // env beats file
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/ra-cli")); // flag beats all
+            assert_eq!(config.session_idle_timeout_secs, 1800); // default
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_fix() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RA_TIME_ZONE", "Mars/Olympus");
+            let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("Asia/Tokyo"), "{err}");
+            jail.set_env("RA_TIME_ZONE", "UTC");
+            jail.set_env("RA_LISTEN", "not an address");
+            let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("listen"), "{err}");
+            jail.set_env("RA_LISTEN", "127.0.0.1:1");
+            jail.create_file("remote-assist.toml", "no_such_setting = 1\n")?;
+            let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("no_such_setting"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let config = Config {
+            database_url: Some(Secret::new("postgres://u:hunter2@db/x")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let config = Config {
+            database_url: Some(Secret::new("mysql://u:hunter2@db/x")),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Groups: the tenant boundary. Only system administrators create, rename or delete them.
+
+use super::{Db, DbResult, map_unique, parse_id};
+use crate::clock::UnixMillis;
+use crate::ids::GroupId;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl TryFrom<GroupRow> for Group {
+    type Error = super::DbError;
+    fn try_from(row: GroupRow) -> DbResult<Self> {
+        Ok(Group {
+            id: parse_id(&row.id)?,
+            name: row.name,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl Db {
+    pub async fn create_group(&self, name: &str, now: UnixMillis) -> DbResult<Group> {
+        let id = GroupId::new_random();
+        sqlx::query("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(name)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(map_unique)?;
+        Ok(Group {
+            id,
+            name: name.to_owned(),
+            created_at: now,
+        })
+    }
+
+    pub async fn group(&self, id: GroupId) -> DbResult<Option<Group>> {
+        let row: Option<GroupRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM groups WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(Group::try_from).transpose()
+    }
+
+    pub async fn group_by_name(&self, name: &str) -> DbResult<Option<Group>> {
+        let row: Option<GroupRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM groups WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(Group::try_from).transpose()
+    }
+
+    pub async fn list_groups(&self) -> DbResult<Vec<Group>> {
+        let rows: Vec<GroupRow> =
+            sqlx::query_as("SELECT id, name, created_at FROM groups ORDER BY name")
+                .fetch_all(self.pool())
+                .await?;
+        rows.into_iter().map(Group::try_from).collect()
+    }
+
+    pub async fn rename_group(&self, id: GroupId, name: &str) -> DbResult<Option<Group>> {
+        let changed = sqlx::query("UPDATE groups SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(map_unique)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.group(id).await
+    }
+
+    /// Counts the users and devices that keep a group from being deleted.
+    pub async fn group_member_count(&self, id: GroupId) -> DbResult<i64> {
+        let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE group_id = $1")
+            .bind(id.to_string())
+            .fetch_one(self.pool())
+            .await?;
+        let (devices,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM devices WHERE group_id = $1")
+                .bind(id.to_string())
+                .fetch_one(self.pool())
+                .await?;
+        Ok(users + devices)
+    }
+
+    /// Deletes an empty group; `false` when it did not exist. Callers check emptiness first; the
+    /// foreign keys refuse a non-empty group anyway.
+    pub async fn delete_group(&self, id: GroupId) -> DbResult<bool> {
+        let done = sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,117 @@
+//! remote-assist: a self-hostable WebRTC remote-assist server.
+//!
+//! The library holds all wiring so that tests run the real thing: [`api::app`] is the complete
+//! HTTP router, [`run`] starts the server on listeners the caller bound, and [`cli`] is the
+//! command line. `main.rs` only parses arguments and calls in here.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod ids;
+pub mod metrics;
+pub mod server;
+pub mod state;
+pub mod tls;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, LogFormat};
+use crate::db::Db;
+use crate::server::Listeners;
+use crate::state::AppState;
+
+/// Sets up logging to standard error (standard output is kept for messages to the operator).
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Opens storage and prepares everything `serve` needs; prints the first-admin banner once.
+pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data_dir {}: {e}; set --data-dir or RA_DATA_DIR to a writable directory",
+            config.data_dir.display()
+        )
+    })?;
+    let objects = config.objects_dir();
+    std::fs::create_dir_all(&objects).map_err(|e| {
+        anyhow::anyhow!("cannot create objects_dir {}: {e}", objects.display())
+    })?;
+    let db = Db::open(&config.database_url())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    if let Some(password) = bootstrap::ensure_first_admin(&db, clock.now_millis()).await? {
+        // Printed, not logged: it must not end up in log files or log shipping.
+        println!("{}", bootstrap::first_admin_banner(&password));
+    }
+    Ok(AppState::new(config, db, clock))
+}
+
+/// Runs the server until `shutdown` completes.
+pub async fn run(
+    state: AppState,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let tls = tls::server_config(&state.config)?;
+    let addr = listeners.https.local_addr()?;
+    println!("listening on https://{addr}");
+    if let Some(redirect) = &listeners.http_redirect {
+        println!("redirecting http://{} to HTTPS", redirect.local_addr()?);
+    }
+    let purge = tokio::spawn(purge_sessions_periodically(state.clone()));
+    server::serve(state.clone(), tls, listeners, shutdown).await?;
+    purge.abort();
+    state.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired login sessions every few minutes so the table does not grow.
+async fn purge_sessions_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(error) = state.db.purge_expired_sessions(state.now()).await {
+            tracing::warn!(%error, "could not purge expired sessions");
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler can be installed");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// `remote-assist serve`: load config, prepare, bind, run.
+pub async fn serve_main(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let redirect = config.http_redirect_listen;
+    let state = prepare(config, Arc::new(SystemClock)).await?;
+    let listeners = Listeners::bind(listen, redirect)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; choose another --listen address"))?;
+    run(state, listeners, shutdown_signal()).await
+}

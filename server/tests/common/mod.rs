@@ -1,0 +1,256 @@
+//! Shared harness for API tests: a fresh database per test (SQLite file, or a new PostgreSQL
+//! database when `RA_TEST_DB=postgres`), an injectable clock, the real router, and helpers to
+//! log in and send requests the way a browser does.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use remote_assist::clock::ManualClock;
+use remote_assist::config::{Config, Secret};
+use remote_assist::db::Db;
+use remote_assist::db::users::{NewUser, Role};
+use remote_assist::ids::{GroupId, UserId};
+use remote_assist::state::AppState;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The origin test requests claim, matching the Host header they send.
+pub const HOST: &str = "assist.test:8443";
+pub const ORIGIN: &str = "https://assist.test:8443";
+/// Password of every seeded account.
+pub const PASSWORD: &str = "Seeded-pass-2026";
+/// 2026-11-23T00:00:00Z
+pub const START: i64 = 1_795_392_000_000;
+
+/// Which database the suite runs on.
+pub fn backend() -> String {
+    std::env::var("RA_TEST_DB").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// A fresh, migrated database; the guard keeps its directory alive.
+pub async fn fresh_db() -> (Db, Option<tempfile::TempDir>, Secret) {
+    if backend() == "postgres" {
+        let admin_url = std::env::var("RA_TEST_PG_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("ra_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Db::connect(&Secret::new(admin_url.clone())).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').unwrap().0;
+        let url = Secret::new(format!("{base}/{name}"));
+        let db = Db::open(&url).await.unwrap();
+        (db, None, url)
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let url = Secret::new(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("test.db").display()
+        ));
+        let db = Db::open(&url).await.unwrap();
+        (db, Some(dir), url)
+    }
+}
+
+/// An account created by [`TestApp::seed`].
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: UserId,
+    pub login_id: String,
+    pub group: GroupId,
+    pub role: Role,
+}
+
+/// Cookie and CSRF token of a logged-in test client.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+    _objects: tempfile::TempDir,
+}
+
+/// The seeded world: groups A and B, each with a group admin and a supporter, and a system
+/// admin in A.
+pub struct World {
+    pub group_a: GroupId,
+    pub group_b: GroupId,
+    pub sysadmin: Account,
+    pub admin_a: Account,
+    pub supporter_a: Account,
+    pub admin_b: Account,
+    pub supporter_b: Account,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(Config::default()).await
+    }
+
+    pub async fn with_config(mut config: Config) -> Self {
+        let (db, dir, _) = fresh_db().await;
+        let objects = tempfile::tempdir().unwrap();
+        config.objects_dir = Some(objects.path().to_owned());
+        let clock = ManualClock::starting_at(START);
+        let state = AppState::new(config, db.clone(), Arc::new(clock.clone()));
+        let router = remote_assist::api::app(state.clone());
+        Self {
+            state,
+            router,
+            clock,
+            db,
+            _dir: dir,
+            _objects: objects,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        use remote_assist::clock::Clock;
+        self.clock.now_millis()
+    }
+
+    pub async fn add_user(&self, login_id: &str, role: Role, group: GroupId) -> Account {
+        let hash = remote_assist::auth::password::hash_password(PASSWORD);
+        let id = self
+            .db
+            .create_user(
+                &NewUser {
+                    login_id,
+                    display_name: login_id,
+                    role,
+                    group_id: group,
+                    password_hash: &hash,
+                    must_change_password: false,
+                },
+                START,
+            )
+            .await
+            .unwrap();
+        Account {
+            id,
+            login_id: login_id.into(),
+            group,
+            role,
+        }
+    }
+
+    pub async fn seed(&self) -> World {
+        let group_a = self.db.create_group("Group A", START).await.unwrap().id;
+        let group_b = self.db.create_group("Group B", START).await.unwrap().id;
+        World {
+            group_a,
+            group_b,
+            sysadmin: self.add_user("sysadmin", Role::SystemAdmin, group_a).await,
+            admin_a: self.add_user("admin-a", Role::GroupAdmin, group_a).await,
+            supporter_a: self.add_user("supporter-a", Role::Supporter, group_a).await,
+            admin_b: self.add_user("admin-b", Role::GroupAdmin, group_b).await,
+            supporter_b: self.add_user("supporter-b", Role::Supporter, group_b).await,
+        }
+    }
+
+    /// Sends a request as a same-origin browser would (Host + Origin, cookie, CSRF token).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        session: Option<&Session>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::HOST, HOST);
+        if method != Method::GET {
+            builder = builder.header(header::ORIGIN, ORIGIN);
+        }
+        if let Some(session) = session {
+            builder = builder
+                .header(header::COOKIE, &session.cookie)
+                .header("x-csrf-token", &session.csrf);
+        }
+        let request = match body {
+            Some(json) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.send(request).await;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, session: &Session) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, Some(session)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, session: &Session) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body), Some(session)).await
+    }
+
+    /// Logs in through the API; panics unless it succeeds.
+    pub async fn login(&self, login_id: &str, password: &str) -> Session {
+        let (session, status, body) = self.try_login(login_id, password).await;
+        assert_eq!(status, StatusCode::OK, "login {login_id}: {body}");
+        session.unwrap()
+    }
+
+    pub async fn login_as(&self, account: &Account) -> Session {
+        self.login(&account.login_id, PASSWORD).await
+    }
+
+    pub async fn try_login(
+        &self,
+        login_id: &str,
+        password: &str,
+    ) -> (Option<Session>, StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/auth/login")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"login_id": login_id, "password": password}).to_string(),
+            ))
+            .unwrap();
+        let response = self.send(request).await;
+        let status = response.status();
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let session = cookie.map(|cookie| Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+        });
+        (session, status, body)
+    }
+}
+
+/// The `error.code` of an error body.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
