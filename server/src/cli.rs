@@ -15,7 +15,11 @@ use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
 use crate::db::users::{NewUser, Role};
 
 #[derive(Parser, Debug)]
-#[command(name = "remote-assist", version, about = "Self-hostable WebRTC remote-assist server")]
+#[command(
+    name = "remote-assist",
+    version,
+    about = "Self-hostable WebRTC remote-assist server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -60,7 +60,10 @@ pub fn parse_time_filter(text: &str, tz: chrono_tz::Tz) -> Option<UnixMillis> {
         return Some(t.timestamp_millis());
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(tz).earliest()?;
+    let local = date
+        .and_hms_opt(0, 0, 0)?
+        .and_local_timezone(tz)
+        .earliest()?;
     Some(local.timestamp_millis())
 }
 

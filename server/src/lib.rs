@@ -49,9 +49,8 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         )
     })?;
     let objects = config.objects_dir();
-    std::fs::create_dir_all(&objects).map_err(|e| {
-        anyhow::anyhow!("cannot create objects_dir {}: {e}", objects.display())
-    })?;
+    std::fs::create_dir_all(&objects)
+        .map_err(|e| anyhow::anyhow!("cannot create objects_dir {}: {e}", objects.display()))?;
     let db = Db::open(&config.database_url())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
@@ -110,8 +109,8 @@ pub async fn serve_main(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let redirect = config.http_redirect_listen;
     let state = prepare(config, Arc::new(SystemClock)).await?;
-    let listeners = Listeners::bind(listen, redirect)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}; choose another --listen address"))?;
+    let listeners = Listeners::bind(listen, redirect).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen}: {e}; choose another --listen address")
+    })?;
     run(state, listeners, shutdown_signal()).await
 }

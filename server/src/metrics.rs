@@ -75,7 +75,10 @@ impl Metrics {
             ),
         ];
         for (name, help, value) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         let _ = writeln!(
             out,

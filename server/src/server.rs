@@ -137,10 +137,12 @@ async fn accept_loop(
         let state = state.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let service = TowerToHyperService::new(app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(remote));
-                req
-            }));
+            let service = TowerToHyperService::new(app.map_request(
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(remote));
+                    req
+                },
+            ));
             let builder = auto::Builder::new(TokioExecutor::new());
             match tls {
                 Some(acceptor) => {
@@ -164,11 +166,13 @@ async fn accept_loop(
                             return;
                         }
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }
@@ -210,7 +214,10 @@ fn redirect_to_https(
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // [v6]:port
-        return host.split_once("]:").map(|(h, _)| h).map_or(host, |h| &host[..h.len() + 1]);
+        return host
+            .split_once("]:")
+            .map(|(h, _)| h)
+            .map_or(host, |h| &host[..h.len() + 1]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }

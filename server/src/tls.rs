@@ -39,7 +39,10 @@ pub enum TlsError {
 /// Where the self-signed certificate lives.
 pub fn self_signed_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     let dir = data_dir.join("tls");
-    (dir.join("self-signed-cert.pem"), dir.join("self-signed-key.pem"))
+    (
+        dir.join("self-signed-cert.pem"),
+        dir.join("self-signed-key.pem"),
+    )
 }
 
 /// Builds the rustls configuration from the configured or self-signed certificate.
@@ -99,10 +102,18 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 
 /// Names the self-signed certificate is valid for.
 fn subject_names() -> Vec<String> {
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
         let host = host.trim();
-        if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        if !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
             names.push(host.to_owned());
         }
     }
@@ -189,7 +200,9 @@ mod tests {
         std::fs::write(&cert, "not pem").unwrap();
         let err = read_certs(&cert).unwrap_err().to_string();
         assert!(err.contains("cert.pem"), "{err}");
-        let err = read_key(&dir.path().join("absent.pem")).unwrap_err().to_string();
+        let err = read_key(&dir.path().join("absent.pem"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("absent.pem"), "{err}");
     }
 }

@@ -54,7 +54,10 @@ fn page(file: &str) -> Response {
 async fn static_file(Path(path): Path<String>) -> Response {
     // rust-embed only knows the files that exist under web/; `..` cannot escape it, and in debug
     // builds it rejects paths that resolve outside the folder.
-    if path.split('/').any(|segment| segment == ".." || segment.is_empty()) {
+    if path
+        .split('/')
+        .any(|segment| segment == ".." || segment.is_empty())
+    {
         return crate::api::error::ApiError::new(crate::api::error::ErrorCode::NotFound)
             .into_response();
     }
@@ -70,7 +73,8 @@ async fn static_file(Path(path): Path<String>) -> Response {
             )
                 .into_response()
         }
-        None => crate::api::error::ApiError::new(crate::api::error::ErrorCode::NotFound)
-            .into_response(),
+        None => {
+            crate::api::error::ApiError::new(crate::api::error::ErrorCode::NotFound).into_response()
+        }
     }
 }

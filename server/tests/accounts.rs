@@ -13,12 +13,18 @@ async fn wrong_password_unknown_id_and_locked_account_look_the_same() {
     let app = TestApp::new().await;
     let world = app.seed().await;
     let (_, unknown_status, unknown) = app.try_login("nobody-here", PASSWORD).await;
-    let (_, wrong_status, wrong) = app.try_login(&world.supporter_a.login_id, "Wrong-pass-1").await;
+    let (_, wrong_status, wrong) = app
+        .try_login(&world.supporter_a.login_id, "Wrong-pass-1")
+        .await;
     assert_eq!(unknown_status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong_status, StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown, wrong, "responses must not reveal whether the ID exists");
+    assert_eq!(
+        unknown, wrong,
+        "responses must not reveal whether the ID exists"
+    );
     for _ in 0..5 {
-        app.try_login(&world.supporter_a.login_id, "Wrong-pass-1").await;
+        app.try_login(&world.supporter_a.login_id, "Wrong-pass-1")
+            .await;
     }
     let (session, locked_status, locked) =
         app.try_login(&world.supporter_a.login_id, PASSWORD).await;
@@ -46,7 +52,11 @@ async fn five_failures_lock_for_fifteen_minutes() {
     assert!(user.is_locked(app.now()));
     app.clock.advance_secs(14 * 60);
     let (_, status, _) = app.try_login(id, PASSWORD).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "still locked after 14 minutes");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "still locked after 14 minutes"
+    );
     app.clock.advance_secs(61);
     app.login(id, PASSWORD).await;
     let events = app
@@ -100,7 +110,8 @@ async fn admin_unlock_lifts_a_lockout() {
     let app = TestApp::new().await;
     let world = app.seed().await;
     for _ in 0..5 {
-        app.try_login(&world.supporter_a.login_id, "Wrong-pass-1").await;
+        app.try_login(&world.supporter_a.login_id, "Wrong-pass-1")
+            .await;
     }
     let admin = app.login_as(&world.admin_a).await;
     let (status, users) = app.get("/api/users", &admin).await;
@@ -125,7 +136,11 @@ async fn sessions_expire_after_idle_and_absolute_limits() {
     let session = app.login_as(&world.supporter_a).await;
     app.clock.advance_secs(29 * 60);
     let (status, _) = app.get("/api/auth/me", &session).await;
-    assert_eq!(status, StatusCode::OK, "29 idle minutes are fine, and extend the session");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "29 idle minutes are fine, and extend the session"
+    );
     app.clock.advance_secs(29 * 60);
     let (status, _) = app.get("/api/auth/me", &session).await;
     assert_eq!(status, StatusCode::OK);
@@ -143,7 +158,11 @@ async fn sessions_expire_after_idle_and_absolute_limits() {
     }
     app.clock.advance_secs(15 * 60);
     let (status, _) = app.get("/api/auth/me", &session).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "absolute limit of 12 hours");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "absolute limit of 12 hours"
+    );
 }
 
 #[tokio::test]
@@ -165,14 +184,24 @@ async fn login_issues_a_fresh_token_and_drops_a_planted_one() {
         .unwrap();
     let response = app.send(request).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(!set_cookie.contains(first.cookie.split('=').nth(1).unwrap()));
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
-        assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
     }
     assert!(set_cookie.starts_with("__Host-"));
     let (status, _) = app.get("/api/auth/me", &first).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old token no longer works");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old token no longer works"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +226,9 @@ async fn password_change_enforces_the_policy() {
         ("onlyletters", "password_needs_letter_and_digit"),
     ];
     for (candidate, expected) in &cases {
-        let (status, body) = app.post("/api/auth/password", change(candidate), &session).await;
+        let (status, body) = app
+            .post("/api/auth/password", change(candidate), &session)
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(code(&body), "password_policy");
         assert!(
@@ -208,10 +239,24 @@ async fn password_change_enforces_the_policy() {
             "{body}"
         );
     }
-    let (_, body) = app.post("/api/auth/password", change("Password1"), &session).await;
-    assert!(body["error"]["details"].as_array().unwrap().contains(&json!("password_too_common")));
-    let (_, body) = app.post("/api/auth/password", change(&"a1".repeat(65)), &session).await;
-    assert!(body["error"]["details"].as_array().unwrap().contains(&json!("password_too_long")));
+    let (_, body) = app
+        .post("/api/auth/password", change("Password1"), &session)
+        .await;
+    assert!(
+        body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password_too_common"))
+    );
+    let (_, body) = app
+        .post("/api/auth/password", change(&"a1".repeat(65)), &session)
+        .await;
+    assert!(
+        body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password_too_long"))
+    );
     let (status, body) = app
         .post(
             "/api/auth/password",
@@ -221,7 +266,9 @@ async fn password_change_enforces_the_policy() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(code(&body), "current_password_wrong");
-    let (status, _) = app.post("/api/auth/password", change("Brand-new-2027"), &session).await;
+    let (status, _) = app
+        .post("/api/auth/password", change("Brand-new-2027"), &session)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, status, _) = app.try_login("supporter-a", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -233,7 +280,11 @@ async fn password_equal_to_login_id_is_refused() {
     let app = TestApp::new().await;
     let group = app.db.create_group("G", START).await.unwrap().id;
     let account = app
-        .add_user("tanaka2026", remote_assist::db::users::Role::Supporter, group)
+        .add_user(
+            "tanaka2026",
+            remote_assist::db::users::Role::Supporter,
+            group,
+        )
         .await;
     let session = app.login_as(&account).await;
     let (status, body) = app
@@ -244,7 +295,12 @@ async fn password_equal_to_login_id_is_refused() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["details"].as_array().unwrap().contains(&json!("password_equals_login_id")));
+    assert!(
+        body["error"]["details"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("password_equals_login_id"))
+    );
 }
 
 #[tokio::test]
@@ -254,12 +310,23 @@ async fn admin_reset_forces_a_change_and_ends_sessions() {
     let victim = app.login_as(&world.supporter_a).await;
     let admin = app.login_as(&world.admin_a).await;
     let path = format!("/api/users/{}/reset-password", world.supporter_a.id);
-    let (status, body) = app.post(&path, json!({"new_password": "short"}), &admin).await;
-    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "password_policy"));
-    let (status, _) = app.post(&path, json!({"new_password": "Temp-pass-4821"}), &admin).await;
+    let (status, body) = app
+        .post(&path, json!({"new_password": "short"}), &admin)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "password_policy")
+    );
+    let (status, _) = app
+        .post(&path, json!({"new_password": "Temp-pass-4821"}), &admin)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.get("/api/auth/me", &victim).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "reset ends existing sessions");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "reset ends existing sessions"
+    );
 
     let session = app.login("supporter-a", "Temp-pass-4821").await;
     let (status, me) = app.get("/api/auth/me", &session).await;
@@ -291,7 +358,10 @@ async fn form_login_redirects_by_outcome() {
             .header(header::HOST, HOST)
             .header(header::ORIGIN, ORIGIN)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("login_id={}&password={password}", world.admin_a.login_id)))
+            .body(Body::from(format!(
+                "login_id={}&password={password}",
+                world.admin_a.login_id
+            )))
             .unwrap()
     };
     let response = app.send(form(PASSWORD)).await;
@@ -300,7 +370,10 @@ async fn form_login_redirects_by_outcome() {
     assert!(response.headers().contains_key(header::SET_COOKIE));
     let response = app.send(form("wrong-Pass-1")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()[header::LOCATION], "/login?error=login_failed");
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/login?error=login_failed"
+    );
     assert!(!response.headers().contains_key(header::SET_COOKIE));
 }
 

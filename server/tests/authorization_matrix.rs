@@ -119,92 +119,192 @@ async fn exercise(
             } else {
                 status
             };
-            Outcome { status, body, unchanged: true }
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
         }
         CreateGroup => {
             let name = format!("new group {n}");
-            let (status, body) = call(Method::POST, "/api/groups".into(), Some(json!({"name": name}))).await;
+            let (status, body) = call(
+                Method::POST,
+                "/api/groups".into(),
+                Some(json!({"name": name})),
+            )
+            .await;
             let unchanged = app.db.group_by_name(&name).await.unwrap().is_none();
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         RenameGroup => {
             let name = format!("renamed {n}");
-            let (status, body) = call(Method::PATCH, format!("/api/groups/{group}"), Some(json!({"name": name}))).await;
+            let (status, body) = call(
+                Method::PATCH,
+                format!("/api/groups/{group}"),
+                Some(json!({"name": name})),
+            )
+            .await;
             let unchanged = app.db.group_by_name(&name).await.unwrap().is_none();
             if status.is_success() {
                 // Restore the name for later cells.
-                let original = if group == world.group_a { "Group A" } else { "Group B" };
+                let original = if group == world.group_a {
+                    "Group A"
+                } else {
+                    "Group B"
+                };
                 app.db.rename_group(group, original).await.unwrap();
             }
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         DeleteGroup => {
             // An empty group per cell, "owned" by the matching side only by name: group
             // deletion is for system admins only, whatever the group.
-            let empty = app.db.create_group(&format!("empty {n}"), START).await.unwrap();
-            let (status, body) = call(Method::DELETE, format!("/api/groups/{}", empty.id), None).await;
+            let empty = app
+                .db
+                .create_group(&format!("empty {n}"), START)
+                .await
+                .unwrap();
+            let (status, body) =
+                call(Method::DELETE, format!("/api/groups/{}", empty.id), None).await;
             let unchanged = app.db.group(empty.id).await.unwrap().is_some();
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         ListUsers => {
-            let (status, body) = call(Method::GET, format!("/api/users?group_id={group}"), None).await;
-            let leaked = body["users"].as_array().is_some_and(|u| {
-                u.iter().any(|u| u["group_id"] != group.to_string())
-            });
-            assert!(!leaked, "list filtered by group returned other groups: {body}");
-            Outcome { status, body, unchanged: true }
+            let (status, body) =
+                call(Method::GET, format!("/api/users?group_id={group}"), None).await;
+            let leaked = body["users"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|u| u["group_id"] != group.to_string()));
+            assert!(
+                !leaked,
+                "list filtered by group returned other groups: {body}"
+            );
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
         }
         CreateUser => {
             let login_id = format!("created-{n}");
             let (status, body) = call(
                 Method::POST,
                 "/api/users".into(),
-                Some(json!({"login_id": login_id, "display_name": "New", "role": "supporter",
-                    "group_id": group, "password": "Initial-pass-77"})),
+                Some(
+                    json!({"login_id": login_id, "display_name": "New", "role": "supporter",
+                    "group_id": group, "password": "Initial-pass-77"}),
+                ),
             )
             .await;
             let unchanged = app.db.user_by_login_id(&login_id).await.unwrap().is_none();
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         UpdateUser => {
-            let target = app.add_user(&format!("upd-{n}"), Role::Supporter, group).await;
+            let target = app
+                .add_user(&format!("upd-{n}"), Role::Supporter, group)
+                .await;
             let (status, body) = call(
                 Method::PATCH,
                 format!("/api/users/{}", target.id),
                 Some(json!({"display_name": "Changed"})),
             )
             .await;
-            let unchanged = app.db.user(target.id).await.unwrap().unwrap().display_name != "Changed";
-            Outcome { status, body, unchanged }
+            let unchanged =
+                app.db.user(target.id).await.unwrap().unwrap().display_name != "Changed";
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         DeleteUser => {
-            let target = app.add_user(&format!("del-{n}"), Role::Supporter, group).await;
-            let (status, body) = call(Method::DELETE, format!("/api/users/{}", target.id), None).await;
+            let target = app
+                .add_user(&format!("del-{n}"), Role::Supporter, group)
+                .await;
+            let (status, body) =
+                call(Method::DELETE, format!("/api/users/{}", target.id), None).await;
             let unchanged = app.db.user(target.id).await.unwrap().is_some();
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         ResetPassword => {
-            let target = app.add_user(&format!("rst-{n}"), Role::Supporter, group).await;
+            let target = app
+                .add_user(&format!("rst-{n}"), Role::Supporter, group)
+                .await;
             let (status, body) = call(
                 Method::POST,
                 format!("/api/users/{}/reset-password", target.id),
                 Some(json!({"new_password": "Reset-pass-123"})),
             )
             .await;
-            let unchanged = !app.db.user(target.id).await.unwrap().unwrap().must_change_password;
-            Outcome { status, body, unchanged }
+            let unchanged = !app
+                .db
+                .user(target.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .must_change_password;
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         UnlockUser => {
-            let target = app.add_user(&format!("unl-{n}"), Role::Supporter, group).await;
-            app.db.lock_user(target.id, START + 3_600_000).await.unwrap();
-            let (status, body) =
-                call(Method::POST, format!("/api/users/{}/unlock", target.id), Some(json!({}))).await;
-            let unchanged = app.db.user(target.id).await.unwrap().unwrap().locked_until.is_some();
-            Outcome { status, body, unchanged }
+            let target = app
+                .add_user(&format!("unl-{n}"), Role::Supporter, group)
+                .await;
+            app.db
+                .lock_user(target.id, START + 3_600_000)
+                .await
+                .unwrap();
+            let (status, body) = call(
+                Method::POST,
+                format!("/api/users/{}/unlock", target.id),
+                Some(json!({})),
+            )
+            .await;
+            let unchanged = app
+                .db
+                .user(target.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .locked_until
+                .is_some();
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         ListDevices => {
-            let (status, body) = call(Method::GET, format!("/api/devices?group_id={group}"), None).await;
-            Outcome { status, body, unchanged: true }
+            let (status, body) =
+                call(Method::GET, format!("/api/devices?group_id={group}"), None).await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
         }
         CreateDevice => {
             let name = format!("cam-{n}");
@@ -221,18 +321,40 @@ async fn exercise(
                 .unwrap()
                 .iter()
                 .any(|d| d.name == name);
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         RenameDevice | NewPairingCode | RevokeDevice | DeleteDevice => {
             let id = app
                 .db
-                .create_device(group, &format!("dev-{n}"), &format!("hash-{n}"), START + 600_000, START)
+                .create_device(
+                    group,
+                    &format!("dev-{n}"),
+                    &format!("hash-{n}"),
+                    START + 600_000,
+                    START,
+                )
                 .await
                 .unwrap();
             let (method, path, body) = match endpoint {
-                RenameDevice => (Method::PATCH, format!("/api/devices/{id}"), Some(json!({"name": "Renamed"}))),
-                NewPairingCode => (Method::POST, format!("/api/devices/{id}/pairing"), Some(json!({}))),
-                RevokeDevice => (Method::POST, format!("/api/devices/{id}/revoke"), Some(json!({}))),
+                RenameDevice => (
+                    Method::PATCH,
+                    format!("/api/devices/{id}"),
+                    Some(json!({"name": "Renamed"})),
+                ),
+                NewPairingCode => (
+                    Method::POST,
+                    format!("/api/devices/{id}/pairing"),
+                    Some(json!({})),
+                ),
+                RevokeDevice => (
+                    Method::POST,
+                    format!("/api/devices/{id}/revoke"),
+                    Some(json!({})),
+                ),
                 _ => (Method::DELETE, format!("/api/devices/{id}"), None),
             };
             let (status, body) = call(method, path, body).await;
@@ -243,26 +365,43 @@ async fn exercise(
                 (RevokeDevice, Some(d)) => d.revoked_at.is_none(),
                 (NewPairingCode, Some(_)) => {
                     // The stored code hash changes when a new code is issued.
-                    let (hash,): (Option<String>,) = sqlx::query_as(
-                        "SELECT pairing_code_hash FROM devices WHERE id = $1",
-                    )
-                    .bind(id.to_string())
-                    .fetch_one(app.db.pool())
-                    .await
-                    .unwrap();
+                    let (hash,): (Option<String>,) =
+                        sqlx::query_as("SELECT pairing_code_hash FROM devices WHERE id = $1")
+                            .bind(id.to_string())
+                            .fetch_one(app.db.pool())
+                            .await
+                            .unwrap();
                     hash.as_deref() == Some(format!("hash-{n}").as_str())
                 }
                 (_, Some(_)) => true,
             };
-            Outcome { status, body, unchanged }
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
         }
         ListAudit => {
-            let (status, body) = call(Method::GET, format!("/api/audit?group_id={group}"), None).await;
-            Outcome { status, body, unchanged: true }
+            let (status, body) =
+                call(Method::GET, format!("/api/audit?group_id={group}"), None).await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
         }
         ExportAudit => {
-            let (status, body) = call(Method::GET, format!("/api/audit.csv?group_id={group}"), None).await;
-            Outcome { status, body, unchanged: true }
+            let (status, body) = call(
+                Method::GET,
+                format!("/api/audit.csv?group_id={group}"),
+                None,
+            )
+            .await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
         }
     }
 }
@@ -273,9 +412,15 @@ async fn every_endpoint_role_and_group_is_checked() {
     let world = app.seed().await;
     let callers = [
         (Caller::Anonymous, None),
-        (Caller::SystemAdmin, Some(app.login_as(&world.sysadmin).await)),
+        (
+            Caller::SystemAdmin,
+            Some(app.login_as(&world.sysadmin).await),
+        ),
         (Caller::GroupAdmin, Some(app.login_as(&world.admin_a).await)),
-        (Caller::Supporter, Some(app.login_as(&world.supporter_a).await)),
+        (
+            Caller::Supporter,
+            Some(app.login_as(&world.supporter_a).await),
+        ),
     ];
     let mut n = 0;
     let mut failures = Vec::new();
@@ -283,7 +428,11 @@ async fn every_endpoint_role_and_group_is_checked() {
         for (caller, session) in &callers {
             for own_group in [true, false] {
                 n += 1;
-                let group = if own_group { world.group_a } else { world.group_b };
+                let group = if own_group {
+                    world.group_a
+                } else {
+                    world.group_b
+                };
                 let outcome = exercise(&app, &world, endpoint, session.as_ref(), group, n).await;
                 let expect_ok = allowed(endpoint, *caller, own_group);
                 let cell = format!(
@@ -307,7 +456,12 @@ async fn every_endpoint_role_and_group_is_checked() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} cells wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -318,14 +472,30 @@ async fn group_admins_cannot_touch_or_create_system_admins() {
     // The system admin is in group A, the group admin's own group.
     let sysadmin = world.sysadmin.id;
     let (status, _) = app
-        .post(&format!("/api/users/{sysadmin}/reset-password"), json!({"new_password": "Takeover-pass-1"}), &admin)
+        .post(
+            &format!("/api/users/{sysadmin}/reset-password"),
+            json!({"new_password": "Takeover-pass-1"}),
+            &admin,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .call(Method::PATCH, &format!("/api/users/{sysadmin}"), Some(json!({"display_name": "x"})), Some(&admin))
+        .call(
+            Method::PATCH,
+            &format!("/api/users/{sysadmin}"),
+            Some(json!({"display_name": "x"})),
+            Some(&admin),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.call(Method::DELETE, &format!("/api/users/{sysadmin}"), None, Some(&admin)).await;
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/users/{sysadmin}"),
+            None,
+            Some(&admin),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
         .post(
@@ -353,10 +523,20 @@ async fn group_admins_cannot_touch_or_create_system_admins() {
             Some(&admin),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "group admins cannot move users out");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "group admins cannot move users out"
+    );
     let (status, users) = app.get("/api/users", &admin).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!users["users"].as_array().unwrap().iter().any(|u| u["role"] == "system_admin"));
+    assert!(
+        !users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["role"] == "system_admin")
+    );
     assert!(app.db.user(sysadmin).await.unwrap().unwrap().display_name == "sysadmin");
 }
 
@@ -366,7 +546,11 @@ async fn denied_cross_group_attempts_are_audited() {
     let world = app.seed().await;
     let admin = app.login_as(&world.admin_a).await;
     let (status, _) = app
-        .post("/api/devices", json!({"group_id": world.group_b, "name": "sneaky"}), &admin)
+        .post(
+            "/api/devices",
+            json!({"group_id": world.group_b, "name": "sneaky"}),
+            &admin,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let events = app
@@ -381,5 +565,8 @@ async fn denied_cross_group_attempts_are_audited() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].action, "device.create");
     assert_eq!(events[0].actor_label.as_deref(), Some("admin-a"));
-    assert_eq!(events[0].group_id.as_deref(), Some(world.group_b.to_string().as_str()));
+    assert_eq!(
+        events[0].group_id.as_deref(),
+        Some(world.group_b.to_string().as_str())
+    );
 }

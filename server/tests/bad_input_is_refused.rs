@@ -9,7 +9,14 @@ use common::*;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-async fn raw(app: &TestApp, session: &Session, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+async fn raw(
+    app: &TestApp,
+    session: &Session,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -23,7 +30,10 @@ async fn raw(app: &TestApp, session: &Session, method: Method, path: &str, conte
     let response = app.send(request).await;
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -33,25 +43,98 @@ async fn malformed_bodies_get_clear_errors() {
     let s = app.login_as(&world.sysadmin).await;
     let json_type = "application/json";
     let cases: Vec<(&str, &str, Vec<u8>, StatusCode, &str)> = vec![
-        ("truncated JSON", json_type, b"{\"name\": ".to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("not JSON", json_type, b"name=x".to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("invalid UTF-8", json_type, b"{\"name\": \"\xff\xfe\"}".to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("unknown field", json_type, br#"{"name": "x", "admin": true}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("wrong type", json_type, br#"{"name": 42}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("missing field", json_type, b"{}".to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("empty name", json_type, br#"{"name": "   "}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("absurd length", json_type, format!("{{\"name\": \"{}\"}}", "x".repeat(5000)).into_bytes(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("control characters", json_type, br#"{"name": "a\u0000b"}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_input"),
-        ("oversized body", json_type, format!("{{\"name\": \"{}\"}}", "x".repeat(200_000)).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        ("wrong content type", "text/plain", br#"{"name": "x"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            "truncated JSON",
+            json_type,
+            b"{\"name\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "not JSON",
+            json_type,
+            b"name=x".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "invalid UTF-8",
+            json_type,
+            b"{\"name\": \"\xff\xfe\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "unknown field",
+            json_type,
+            br#"{"name": "x", "admin": true}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "wrong type",
+            json_type,
+            br#"{"name": 42}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "missing field",
+            json_type,
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "empty name",
+            json_type,
+            br#"{"name": "   "}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "absurd length",
+            json_type,
+            format!("{{\"name\": \"{}\"}}", "x".repeat(5000)).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "control characters",
+            json_type,
+            br#"{"name": "a\u0000b"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "oversized body",
+            json_type,
+            format!("{{\"name\": \"{}\"}}", "x".repeat(200_000)).into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "wrong content type",
+            "text/plain",
+            br#"{"name": "x"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
     ];
     for (name, content_type, body, status, error) in cases {
         let (got, json) = raw(&app, &s, Method::POST, "/api/groups", content_type, body).await;
         assert_eq!(got, status, "{name}: {json}");
         assert_eq!(code(&json), error, "{name}: {json}");
-        assert!(json["error"]["message_ja"].is_string(), "{name}: bilingual message");
+        assert!(
+            json["error"]["message_ja"].is_string(),
+            "{name}: bilingual message"
+        );
     }
-    assert_eq!(app.db.list_groups().await.unwrap().len(), 2, "nothing was created");
+    assert_eq!(
+        app.db.list_groups().await.unwrap().len(),
+        2,
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -79,9 +162,17 @@ async fn malformed_ids_and_queries_get_clear_errors() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
     }
     let (status, body) = app.get("/api/no/such/thing", &s).await;
-    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
-    let (status, body) = app.call(Method::PUT, "/api/groups", Some(json!({})), Some(&s)).await;
-    assert_eq!((status, code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "route_not_found")
+    );
+    let (status, body) = app
+        .call(Method::PUT, "/api/groups", Some(json!({})), Some(&s))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
 }
 
 #[tokio::test]

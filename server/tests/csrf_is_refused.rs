@@ -41,9 +41,15 @@ async fn forged_requests_are_refused_and_change_nothing() {
     let app = TestApp::new().await;
     let world = app.seed().await;
     let session = app.login_as(&world.sysadmin).await;
-    let cases: Vec<(&str, Option<&str>, Vec<(&str, &str)>)> = vec![
+    // (case, CSRF token sent, extra headers)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("no token", None, vec![("origin", ORIGIN)]),
-        ("wrong token", Some("not-the-token"), vec![("origin", ORIGIN)]),
+        (
+            "wrong token",
+            Some("not-the-token"),
+            vec![("origin", ORIGIN)],
+        ),
         (
             "token of another session",
             Some("x"),
@@ -64,7 +70,11 @@ async fn forged_requests_are_refused_and_change_nothing() {
             Some(session.csrf.as_str()),
             vec![("sec-fetch-site", "cross-site")],
         ),
-        ("null origin", Some(session.csrf.as_str()), vec![("origin", "null")]),
+        (
+            "null origin",
+            Some(session.csrf.as_str()),
+            vec![("origin", "null")],
+        ),
     ];
     for (name, token, headers) in cases {
         let (status, body) = create_group(&app, &session, token, &headers).await;
@@ -122,5 +132,9 @@ async fn logout_and_password_change_need_the_token_too() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app.get("/api/auth/me", &session).await;
-    assert_eq!(status, StatusCode::OK, "still logged in with the old password");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "still logged in with the old password"
+    );
 }

@@ -21,7 +21,10 @@ async fn pair(app: &TestApp, code: &str) -> (StatusCode, Value) {
     let response = app.send(request).await;
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn device_me(app: &TestApp, credential: &str) -> (StatusCode, Value) {
@@ -34,7 +37,10 @@ async fn device_me(app: &TestApp, credential: &str) -> (StatusCode, Value) {
     let response = app.send(request).await;
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -43,7 +49,11 @@ async fn a_code_pairs_one_phone_once() {
     let world = app.seed().await;
     let admin = app.login_as(&world.admin_a).await;
     let (status, created) = app
-        .post("/api/devices", json!({"group_id": world.group_a, "name": "現場カメラ1"}), &admin)
+        .post(
+            "/api/devices",
+            json!({"group_id": world.group_a, "name": "現場カメラ1"}),
+            &admin,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let code = created["pairing"]["code"].as_str().unwrap().to_owned();
@@ -63,7 +73,11 @@ async fn a_code_pairs_one_phone_once() {
     assert!(credential.len() >= 43, "256-bit credential");
 
     let (status, again) = pair(&app, &code).await;
-    assert_eq!((status, code_of(&again)), (StatusCode::BAD_REQUEST, "pairing_code_invalid"), "single use");
+    assert_eq!(
+        (status, code_of(&again)),
+        (StatusCode::BAD_REQUEST, "pairing_code_invalid"),
+        "single use"
+    );
 
     let (status, me) = device_me(&app, &credential).await;
     assert_eq!(status, StatusCode::OK);
@@ -94,12 +108,19 @@ async fn codes_expire_after_ten_minutes() {
     let world = app.seed().await;
     let admin = app.login_as(&world.admin_a).await;
     let (_, created) = app
-        .post("/api/devices", json!({"group_id": world.group_a, "name": "cam"}), &admin)
+        .post(
+            "/api/devices",
+            json!({"group_id": world.group_a, "name": "cam"}),
+            &admin,
+        )
         .await;
     let code = created["pairing"]["code"].as_str().unwrap().to_owned();
     app.clock.advance_secs(10 * 60 + 1);
     let (status, body) = pair(&app, &code).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::BAD_REQUEST, "pairing_code_invalid"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "pairing_code_invalid")
+    );
     // A new code works and the device is the same.
     let id = created["device"]["id"].as_str().unwrap();
     let (status, fresh) = app
@@ -117,16 +138,26 @@ async fn revocation_is_immediate_and_repairing_replaces_the_credential() {
     let world = app.seed().await;
     let admin = app.login_as(&world.admin_a).await;
     let (_, created) = app
-        .post("/api/devices", json!({"group_id": world.group_a, "name": "cam"}), &admin)
+        .post(
+            "/api/devices",
+            json!({"group_id": world.group_a, "name": "cam"}),
+            &admin,
+        )
         .await;
     let id = created["device"]["id"].as_str().unwrap().to_owned();
     let (_, paired) = pair(&app, created["pairing"]["code"].as_str().unwrap()).await;
     let old = paired["credential"].as_str().unwrap().to_owned();
 
     // Re-pair: the new phone gets a new credential; the old one stops working.
-    let (_, fresh) = app.post(&format!("/api/devices/{id}/pairing"), json!({}), &admin).await;
+    let (_, fresh) = app
+        .post(&format!("/api/devices/{id}/pairing"), json!({}), &admin)
+        .await;
     let (status, _) = device_me(&app, &old).await;
-    assert_eq!(status, StatusCode::OK, "old credential works until the new code is used");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "old credential works until the new code is used"
+    );
     let (_, repaired) = pair(&app, fresh["pairing"]["code"].as_str().unwrap()).await;
     let new = repaired["credential"].as_str().unwrap().to_owned();
     assert_ne!(old, new);
@@ -135,33 +166,66 @@ async fn revocation_is_immediate_and_repairing_replaces_the_credential() {
 
     // Rename shows up for the device.
     let (status, renamed) = app
-        .call(Method::PATCH, &format!("/api/devices/{id}"), Some(json!({"name": "倉庫カメラ"})), Some(&admin))
+        .call(
+            Method::PATCH,
+            &format!("/api/devices/{id}"),
+            Some(json!({"name": "倉庫カメラ"})),
+            Some(&admin),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{renamed}");
     assert_eq!(device_me(&app, &new).await.1["device_name"], "倉庫カメラ");
 
     // A code issued before revocation dies with it.
-    let (_, pending) = app.post(&format!("/api/devices/{id}/pairing"), json!({}), &admin).await;
-    let (status, revoked) = app.post(&format!("/api/devices/{id}/revoke"), json!({}), &admin).await;
+    let (_, pending) = app
+        .post(&format!("/api/devices/{id}/pairing"), json!({}), &admin)
+        .await;
+    let (status, revoked) = app
+        .post(&format!("/api/devices/{id}/revoke"), json!({}), &admin)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(revoked["revoked_at"].is_string());
     let (status, body) = device_me(&app, &new).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "device_credential_invalid"));
-    assert_eq!(pair(&app, pending["pairing"]["code"].as_str().unwrap()).await.0, StatusCode::BAD_REQUEST);
-    let (status, body) = app.post(&format!("/api/devices/{id}/pairing"), json!({}), &admin).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "device_revoked"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "device_credential_invalid")
+    );
+    assert_eq!(
+        pair(&app, pending["pairing"]["code"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, body) = app
+        .post(&format!("/api/devices/{id}/pairing"), json!({}), &admin)
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "device_revoked")
+    );
 }
 
 #[tokio::test]
 async fn forged_and_malformed_credentials_are_refused() {
     let app = TestApp::new().await;
     app.seed().await;
-    for credential in ["", "radev_", "radev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "' OR 1=1 --", "Bearer"] {
+    for credential in [
+        "",
+        "radev_",
+        "radev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "' OR 1=1 --",
+        "Bearer",
+    ] {
         let (status, body) = device_me(&app, credential).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{credential:?}");
         assert_eq!(code_of(&body), "device_credential_invalid");
     }
-    for code in ["", "AAAA-AAAA-AAAA", "'; DROP TABLE devices; --", &"A".repeat(10_000)] {
+    for code in [
+        "",
+        "AAAA-AAAA-AAAA",
+        "'; DROP TABLE devices; --",
+        &"A".repeat(10_000),
+    ] {
         let (status, _) = pair(&app, code).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{code:?}");
     }
@@ -173,7 +237,11 @@ async fn pairing_is_audited() {
     let world = app.seed().await;
     let admin = app.login_as(&world.admin_a).await;
     let (_, created) = app
-        .post("/api/devices", json!({"group_id": world.group_a, "name": "cam"}), &admin)
+        .post(
+            "/api/devices",
+            json!({"group_id": world.group_a, "name": "cam"}),
+            &admin,
+        )
         .await;
     pair(&app, "WRONG-CODE-0000").await;
     pair(&app, created["pairing"]["code"].as_str().unwrap()).await;

@@ -18,7 +18,13 @@ async fn get_raw(app: &TestApp, path: &str) -> (StatusCode, axum::http::HeaderMa
     let response = app.send(request).await;
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, headers, bytes)
 }
 
@@ -59,28 +65,62 @@ async fn metrics_count_logins_and_failures() {
     app.try_login("supporter-a", "Wrong-pass-1").await;
     let (status, headers, body) = get_raw(&app, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = String::from_utf8(body).unwrap();
-    for line in ["ra_logins_total 1", "ra_login_failures_total 1", "ra_login_sessions 1"] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    for line in [
+        "ra_logins_total 1",
+        "ra_login_failures_total 1",
+        "ra_login_sessions 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
-    assert!(text.contains("ra_http_requests_total{class=\"4xx\"} 1"), "{text}");
+    assert!(
+        text.contains("ra_http_requests_total{class=\"4xx\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn security_headers_are_on_every_response() {
     let app = TestApp::new().await;
-    for path in ["/healthz", "/login", "/static/app.css", "/api/auth/me", "/nope", "/api/openapi.json"] {
+    for path in [
+        "/healthz",
+        "/login",
+        "/static/app.css",
+        "/api/auth/me",
+        "/nope",
+        "/api/openapi.json",
+    ] {
         let (_, headers, _) = get_raw(&app, path).await;
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}");
-        assert!(headers["strict-transport-security"].to_str().unwrap().contains("max-age="), "{path}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
+        assert!(
+            headers["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .contains("max-age="),
+            "{path}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert!(headers.contains_key("referrer-policy"), "{path}");
         let permissions = headers["permissions-policy"].to_str().unwrap();
-        assert!(permissions.contains("camera=(self)") && permissions.contains("microphone=(self)"), "{path}");
+        assert!(
+            permissions.contains("camera=(self)") && permissions.contains("microphone=(self)"),
+            "{path}"
+        );
         assert!(headers.contains_key("x-request-id"), "{path}");
     }
 }
@@ -95,9 +135,15 @@ async fn static_files_cannot_escape_the_web_folder() {
         "/static//etc/passwd",
     ] {
         let (status, _, body) = get_raw(&app, path).await;
-        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST, "{path}: {status}");
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST,
+            "{path}: {status}"
+        );
         let text = String::from_utf8_lossy(&body);
-        assert!(!text.contains("[workspace]") && !text.contains("root:"), "{path} leaked a file");
+        assert!(
+            !text.contains("[workspace]") && !text.contains("root:"),
+            "{path} leaked a file"
+        );
     }
 }
 
@@ -112,9 +158,16 @@ async fn openapi_document_matches_the_routes() {
     let mut operations = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
-            let Ok(method) = method.to_uppercase().parse::<Method>() else { continue };
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
             operations += 1;
-            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
             // Fill path parameters with a syntactically valid ID.
             let concrete = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
             let request = Request::builder()
@@ -136,20 +189,44 @@ async fn openapi_document_matches_the_routes() {
     }
     // Every API route of the router is documented: the fixed interface and the admin surface.
     for (method, path) in [
-        ("post", "/api/auth/login"), ("post", "/api/auth/logout"), ("get", "/api/auth/me"),
-        ("post", "/api/auth/password"), ("get", "/api/auth/login-history"), ("get", "/api/config"),
-        ("get", "/api/groups"), ("post", "/api/groups"), ("patch", "/api/groups/{id}"),
-        ("delete", "/api/groups/{id}"), ("get", "/api/users"), ("post", "/api/users"),
-        ("patch", "/api/users/{id}"), ("delete", "/api/users/{id}"),
-        ("post", "/api/users/{id}/reset-password"), ("post", "/api/users/{id}/unlock"),
-        ("get", "/api/devices"), ("post", "/api/devices"), ("patch", "/api/devices/{id}"),
-        ("delete", "/api/devices/{id}"), ("post", "/api/devices/{id}/pairing"),
-        ("post", "/api/devices/{id}/revoke"), ("post", "/api/pair"), ("get", "/api/device/me"),
-        ("get", "/api/audit"), ("get", "/api/audit.csv"), ("get", "/healthz"), ("get", "/readyz"),
+        ("post", "/api/auth/login"),
+        ("post", "/api/auth/logout"),
+        ("get", "/api/auth/me"),
+        ("post", "/api/auth/password"),
+        ("get", "/api/auth/login-history"),
+        ("get", "/api/config"),
+        ("get", "/api/groups"),
+        ("post", "/api/groups"),
+        ("patch", "/api/groups/{id}"),
+        ("delete", "/api/groups/{id}"),
+        ("get", "/api/users"),
+        ("post", "/api/users"),
+        ("patch", "/api/users/{id}"),
+        ("delete", "/api/users/{id}"),
+        ("post", "/api/users/{id}/reset-password"),
+        ("post", "/api/users/{id}/unlock"),
+        ("get", "/api/devices"),
+        ("post", "/api/devices"),
+        ("patch", "/api/devices/{id}"),
+        ("delete", "/api/devices/{id}"),
+        ("post", "/api/devices/{id}/pairing"),
+        ("post", "/api/devices/{id}/revoke"),
+        ("post", "/api/pair"),
+        ("get", "/api/device/me"),
+        ("get", "/api/audit"),
+        ("get", "/api/audit.csv"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
         ("get", "/metrics"),
     ] {
-        assert!(spec["paths"][path][method].is_object(), "{method} {path} is not documented");
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
     }
-    assert_eq!(operations, 29, "a route was added without updating this list");
+    assert_eq!(
+        operations, 29,
+        "a route was added without updating this list"
+    );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
 }

@@ -59,7 +59,11 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
             break;
         }
     }
-    let https = lines.last().unwrap().trim_start_matches("listening on ").to_owned();
+    let https = lines
+        .last()
+        .unwrap()
+        .trim_start_matches("listening on ")
+        .to_owned();
     // Keep draining stdout so the server never blocks on a full pipe.
     let extra_lines = std::thread::spawn(move || rx.iter().collect::<Vec<_>>());
     drop(extra_lines);
@@ -83,7 +87,14 @@ fn curl(args: &[&str]) -> String {
 fn openssl_handshake(addr: &str, version_flag: &str) -> (bool, String) {
     let host_port = addr.trim_start_matches("https://");
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", host_port, version_flag, "-servername", "localhost"])
+        .args([
+            "s_client",
+            "-connect",
+            host_port,
+            version_flag,
+            "-servername",
+            "localhost",
+        ])
         // Old protocol versions are disabled at OpenSSL's default security level; lower it so
         // that the refusal we see is the server's, not our own client's.
         .args(["-cipher", "DEFAULT@SECLEVEL=0"])
@@ -118,8 +129,10 @@ fn first_start_shows_a_one_time_password_once_and_never_logs_it() {
     assert!(banner.contains("login ID: admin"));
     assert!(password.len() >= 16);
     let login = curl(&[
-        "-H", "content-type: application/json",
-        "-d", &format!(r#"{{"login_id":"admin","password":"{password}"}}"#),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &format!(r#"{{"login_id":"admin","password":"{password}"}}"#),
         &format!("{}/api/auth/login", server.https),
     ]);
     assert!(login.contains("\"must_change_password\":true"), "{login}");
@@ -127,14 +140,21 @@ fn first_start_shows_a_one_time_password_once_and_never_logs_it() {
     let stderr_path = server.stderr_path.clone();
     drop(server);
     let logs = std::fs::read_to_string(&stderr_path).unwrap();
-    assert!(!logs.contains(&password), "the password must not reach the logs");
+    assert!(
+        !logs.contains(&password),
+        "the password must not reach the logs"
+    );
 
     let again = start(&data, &[]);
     assert!(
         !again.stdout_lines.iter().any(|l| l.contains("password:")),
         "shown only on the first start"
     );
-    assert_eq!(cert, std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap(), "certificate reused");
+    assert_eq!(
+        cert,
+        std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap(),
+        "certificate reused"
+    );
 }
 
 #[test]
@@ -151,7 +171,10 @@ fn only_tls_1_2_and_1_3_are_accepted() {
         // The client offered the old version and the server answered with an alert: the
         // refusal came from the server, not from a client that could not speak the version.
         assert!(text.contains("CONNECTED"), "{old}: {text}");
-        assert!(text.contains("alert"), "{old}: server alert expected: {text}");
+        assert!(
+            text.contains("alert"),
+            "{old}: server alert expected: {text}"
+        );
     }
     // The refusals were the server's: it counted them.
     let metrics = curl(&[&format!("{}/metrics", server.https)]);
@@ -161,7 +184,10 @@ fn only_tls_1_2_and_1_3_are_accepted() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(failures >= 2, "server saw the old-version handshakes: {metrics}");
+    assert!(
+        failures >= 2,
+        "server saw the old-version handshakes: {metrics}"
+    );
 }
 
 #[test]
@@ -170,16 +196,29 @@ fn plain_http_only_redirects_to_https() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let http_addr = probe.local_addr().unwrap().to_string();
     drop(probe);
-    let server = start(&dir.path().join("data"), &["--http-redirect-listen", &http_addr]);
+    let server = start(
+        &dir.path().join("data"),
+        &["--http-redirect-listen", &http_addr],
+    );
     let https_port = server.https.rsplit(':').next().unwrap().to_owned();
     let out = curl(&["-i", &format!("http://{http_addr}/admin?tab=users")]);
     assert!(out.starts_with("HTTP/1.1 308"), "{out}");
     assert!(
-        out.contains(&format!("location: https://127.0.0.1:{https_port}/admin?tab=users")),
+        out.contains(&format!(
+            "location: https://127.0.0.1:{https_port}/admin?tab=users"
+        )),
         "{out}"
     );
-    let api = curl(&["-i", "-X", "POST", &format!("http://{http_addr}/api/auth/login")]);
-    assert!(api.starts_with("HTTP/1.1 308"), "no API over plain HTTP: {api}");
+    let api = curl(&[
+        "-i",
+        "-X",
+        "POST",
+        &format!("http://{http_addr}/api/auth/login"),
+    ]);
+    assert!(
+        api.starts_with("HTTP/1.1 308"),
+        "no API over plain HTTP: {api}"
+    );
     assert!(!api.contains("set-cookie"));
 }
 
@@ -189,7 +228,13 @@ fn sigterm_stops_the_server_gracefully() {
     let mut server = start(&dir.path().join("data"), &[]);
     assert!(curl(&[&format!("{}/healthz", server.https)]).contains("ok"));
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -214,11 +259,18 @@ fn bad_configuration_stops_with_a_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("time_zone") && text.contains("Asia/Tokyo"), "{text}");
+    assert!(
+        text.contains("time_zone") && text.contains("Asia/Tokyo"),
+        "{text}"
+    );
 
     let config = dir.path().join("ra.toml");
     std::fs::write(&config, "listen = 8443\n").unwrap();
-    let out = Command::new(BIN).args(["--config"]).arg(&config).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
 
@@ -230,5 +282,8 @@ fn bad_configuration_stops_with_a_fix() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text.contains("database_url") && !text.contains("s3cret-value"), "{text}");
+    assert!(
+        text.contains("database_url") && !text.contains("s3cret-value"),
+        "{text}"
+    );
 }

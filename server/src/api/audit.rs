@@ -60,7 +60,10 @@ fn filter_for(
             "limit must be between 1 and {max_limit}"
         )));
     }
-    let text = |v: Option<String>| v.filter(|v| !v.is_empty()).map(|v| v.chars().take(200).collect());
+    let text = |v: Option<String>| {
+        v.filter(|v| !v.is_empty())
+            .map(|v| v.chars().take(200).collect())
+    };
     Ok(AuditFilter {
         group_id: group_id.map(|g| g.to_string()),
         action: text(query.action),

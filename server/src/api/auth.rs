@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -170,7 +170,9 @@ async fn do_login(
         ApiError::new(ErrorCode::LoginFailed)
     };
     let Some(user) = user.as_ref() else {
-        state.audit(event(Outcome::Failure, "unknown login ID")).await;
+        state
+            .audit(event(Outcome::Failure, "unknown login ID"))
+            .await;
         return Err(fail());
     };
     if user.is_locked(now) {

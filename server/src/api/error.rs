@@ -69,7 +69,10 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             NotAuthenticated | LoginFailed | DeviceCredentialInvalid => StatusCode::UNAUTHORIZED,
-            CsrfRejected | Forbidden | PasswordChangeRequired | CurrentPasswordWrong
+            CsrfRejected
+            | Forbidden
+            | PasswordChangeRequired
+            | CurrentPasswordWrong
             | DeviceRevoked => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -176,7 +179,9 @@ impl ErrorCode {
             DeviceRevoked => "この端末は無効化されています。",
             InvalidInput => "要求の内容が正しくありません。",
             PayloadTooLarge => "要求が大きすぎます。",
-            UnsupportedMediaType => "JSON形式（Content-Type: application/json）で送信してください。",
+            UnsupportedMediaType => {
+                "JSON形式（Content-Type: application/json）で送信してください。"
+            }
             Internal => "内部エラー",
             Unavailable => "一時的にサービスを利用できません。",
         }

@@ -91,7 +91,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .unwrap_or(-1);
     let body = state.metrics.render(sessions, *START_TIME_SECS);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()

@@ -17,7 +17,11 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Middleware: refuse cross-site state-changing requests.
-pub async fn reject_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if !is_safe_method(req.method()) {
         let own = own_origin(&state, &req);
         if !same_origin_request(req.headers(), own.as_deref()) {

@@ -92,11 +92,10 @@ impl Db {
             .bind(id.to_string())
             .fetch_one(self.pool())
             .await?;
-        let (devices,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM devices WHERE group_id = $1")
-                .bind(id.to_string())
-                .fetch_one(self.pool())
-                .await?;
+        let (devices,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM devices WHERE group_id = $1")
+            .bind(id.to_string())
+            .fetch_one(self.pool())
+            .await?;
         Ok(users + devices)
     }
 

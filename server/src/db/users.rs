@@ -153,11 +153,10 @@ impl Db {
     }
 
     pub async fn user_by_login_id(&self, login_id: &str) -> DbResult<Option<User>> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("{SELECT_USER} WHERE u.login_id = $1"))
-                .bind(login_id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<UserRow> = sqlx::query_as(&format!("{SELECT_USER} WHERE u.login_id = $1"))
+            .bind(login_id)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(User::try_from).transpose()
     }
 

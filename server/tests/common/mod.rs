@@ -1,5 +1,5 @@
 //! Shared harness for API tests: a fresh database per test (SQLite file, or a new PostgreSQL
-//! database when `RA_TEST_DB=postgres`), an injectable clock, the real router, and helpers to
+//! database when `REMOTE_ASSIST_TEST_DB=postgres`), an injectable clock, the real router, and helpers to
 //! log in and send requests the way a browser does.
 
 #![allow(dead_code)]
@@ -29,13 +29,13 @@ pub const START: i64 = 1_795_392_000_000;
 
 /// Which database the suite runs on.
 pub fn backend() -> String {
-    std::env::var("RA_TEST_DB").unwrap_or_else(|_| "sqlite".into())
+    std::env::var("REMOTE_ASSIST_TEST_DB").unwrap_or_else(|_| "sqlite".into())
 }
 
 /// A fresh, migrated database; the guard keeps its directory alive.
 pub async fn fresh_db() -> (Db, Option<tempfile::TempDir>, Secret) {
     if backend() == "postgres" {
-        let admin_url = std::env::var("RA_TEST_PG_ADMIN_URL")
+        let admin_url = std::env::var("REMOTE_ASSIST_TEST_PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("ra_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Db::connect(&Secret::new(admin_url.clone())).await.unwrap();
@@ -205,7 +205,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value, session: &Session) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body), Some(session)).await
+        self.call(Method::POST, path, Some(body), Some(session))
+            .await
     }
 
     /// Logs in through the API; panics unless it succeeds.

@@ -1,0 +1,656 @@
+//! The one catalogue of every text the web front end shows, in Japanese and English, and the
+//! helpers that apply it.
+//!
+//! Invariants:
+//! - `ja` and `en` have the same keys (checked by `missingKeys()`, which the browser test calls).
+//! - The language comes from localStorage `ra.lang` when set, else from `navigator.language`
+//!   ("ja…" → Japanese, anything else → English).
+//! - Static markup carries `data-i18n="key"` (text), `data-i18n-aria-label`, `data-i18n-placeholder`
+//!   or `data-i18n-title`; `applyI18n()` fills them. Texts built by scripts call `t()` and re-render
+//!   through `onLangChange()`.
+//! - Texts are only ever put into the page with textContent or attributes, never as HTML.
+
+/** @typedef {'ja' | 'en'} Lang */
+
+/** localStorage key holding the chosen language. */
+export const LANG_STORAGE_KEY = 'ra.lang';
+
+/** The switcher's accessible name is the same in both languages so it can always be found. */
+export const LANG_SWITCHER_LABEL = 'Language / 言語';
+
+/** @type {Record<string, string>} */
+const ja = {
+  'app.name': 'リモートアシスト',
+  'lang.ja': '日本語',
+  'lang.en': 'English',
+
+  'common.loading': '読み込み中…',
+  'common.cancel': 'キャンセル',
+  'common.save': '保存',
+  'common.delete': '削除',
+  'common.close': '閉じる',
+  'common.yes': 'はい',
+  'common.no': 'いいえ',
+  'common.none': '—',
+  'common.actions': '操作',
+  'common.created_at': '作成日時',
+  'common.confirm': '確認',
+  'common.saved': '保存しました。',
+  'common.empty': '項目はありません。',
+
+  'nav.main': 'メインメニュー',
+  'nav.home': 'ホーム',
+  'nav.admin': '管理',
+  'nav.history': 'ログイン履歴',
+  'nav.password': 'パスワード変更',
+  'nav.logout': 'ログアウト',
+  'nav.signed_in_as': 'ログイン中: {name}',
+
+  'role.system_admin': 'システム管理者',
+  'role.group_admin': 'グループ管理者',
+  'role.supporter': 'サポーター',
+
+  'login.title': 'ログイン',
+  'login.heading': 'リモートアシストにログイン',
+  'login.login_id': 'ログインID',
+  'login.password': 'パスワード',
+  'login.submit': 'ログイン',
+  'login.failed':
+    'ログインIDまたはパスワードが違います。5回続けて失敗すると、アカウントは15分間ロックされます。',
+  'login.working': 'ログインしています…',
+
+  'password.title': 'パスワード変更',
+  'password.heading': 'パスワードを変更',
+  'password.forced':
+    'このアカウントは初回ログインか、管理者によるパスワードのリセット後です。続けるには新しいパスワードを設定してください。',
+  'password.current': '現在のパスワード',
+  'password.new': '新しいパスワード',
+  'password.confirm': '新しいパスワード（確認）',
+  'password.submit': 'パスワードを変更',
+  'password.policy_heading': 'パスワードの条件',
+  'password.policy.length': '8文字以上、128文字以下',
+  'password.policy.letter_digit': '英字と数字をそれぞれ1文字以上含む',
+  'password.policy.not_login_id': 'ログインIDと同じにしない',
+  'password.policy.not_common': 'よく使われるパスワードにしない',
+  'password.mismatch': '新しいパスワードと確認用の入力が一致しません。',
+  'password.changed': 'パスワードを変更しました。',
+
+  'home.title': 'ホーム',
+  'home.greeting': 'こんにちは、{name}さん',
+  'home.group': '所属グループ: {group}',
+  'home.no_group': '所属グループはありません。',
+  'home.role': '役割: {role}',
+  'home.console_soon':
+    'ライブコンソール（グループのカメラ映像の表示）は次のリリースで提供されます。',
+  'home.links': 'リンク',
+  'home.admin_link': '管理画面を開く',
+  'home.history_link': '自分のログイン履歴を見る',
+  'home.password_link': 'パスワードを変更する',
+
+  'history.title': 'ログイン履歴',
+  'history.heading': 'あなたのログイン履歴',
+  'history.empty': '履歴はまだありません。',
+
+  'col.time': '日時',
+  'col.action': '操作',
+  'col.outcome': '結果',
+  'col.ip': 'IPアドレス',
+  'col.user_agent': 'ブラウザ',
+  'col.actor': '実行者',
+  'col.target': '対象',
+  'col.detail': '詳細',
+  'col.group': 'グループ',
+  'col.name': '名前',
+  'col.login_id': 'ログインID',
+  'col.display_name': '表示名',
+  'col.role': '役割',
+  'col.locked': 'ロック',
+  'col.must_change': 'パスワード変更待ち',
+  'col.paired': 'ペアリング',
+  'col.last_seen': '最終接続',
+  'col.status': '状態',
+
+  'outcome.success': '成功',
+  'outcome.failure': '失敗',
+  'outcome.denied': '拒否',
+
+  'action.audit.export': '監査ログのエクスポート',
+  'action.auth.lockout': 'アカウントのロック',
+  'action.auth.login': 'ログイン',
+  'action.auth.logout': 'ログアウト',
+  'action.auth.password_change': 'パスワード変更',
+  'action.auth.password_reset': 'パスワードのリセット',
+  'action.device.create': 'カメラ端末の登録',
+  'action.device.delete': 'カメラ端末の削除',
+  'action.device.pair': 'カメラ端末のペアリング',
+  'action.device.pairing_code': 'ペアリングコードの発行',
+  'action.device.revoke': 'カメラ端末の無効化',
+  'action.device.update': 'カメラ端末の変更',
+  'action.group.create': 'グループの作成',
+  'action.group.delete': 'グループの削除',
+  'action.group.update': 'グループの変更',
+  'action.user.create': 'ユーザーの作成',
+  'action.user.delete': 'ユーザーの削除',
+  'action.user.unlock': 'ロック解除',
+  'action.user.update': 'ユーザーの変更',
+
+  'admin.title': '管理',
+  'admin.heading': '管理',
+  'admin.tabs': '管理メニュー',
+  'admin.your_group': 'あなたのグループ: {group}',
+  'tab.groups': 'グループ',
+  'tab.users': 'ユーザー',
+  'tab.devices': 'カメラ端末',
+  'tab.audit': '監査ログ',
+
+  'groups.heading': 'グループ',
+  'groups.create_heading': '新しいグループ',
+  'groups.name': 'グループ名',
+  'groups.create': 'グループを作成',
+  'groups.created': 'グループ「{name}」を作成しました。',
+  'groups.rename': '名前を変更',
+  'groups.rename_heading': 'グループ名を変更',
+  'groups.delete_confirm': 'グループ「{name}」を削除しますか？',
+  'groups.deleted': 'グループ「{name}」を削除しました。',
+  'groups.list': 'グループ一覧',
+
+  'users.heading': 'ユーザー',
+  'users.create_heading': '新しいユーザー',
+  'users.login_id': 'ログインID',
+  'users.display_name': '表示名',
+  'users.role': '役割',
+  'users.group': 'グループ',
+  'users.login_id_hint': '3〜64文字の英数字と「.」「_」「@」「-」',
+  'users.initial_password': '初期パスワード',
+  'users.initial_password_hint': '初回ログイン時に本人が変更します。',
+  'users.create': 'ユーザーを作成',
+  'users.created': 'ユーザー「{name}」を作成しました。',
+  'users.edit': '編集',
+  'users.edit_heading': 'ユーザーを編集',
+  'users.reset_password': 'パスワードをリセット',
+  'users.reset_heading': '{name} のパスワードをリセット',
+  'users.reset_new_password': '新しいパスワード',
+  'users.reset_submit': 'リセット',
+  'users.reset_done': 'パスワードをリセットしました。次回ログイン時に変更が求められます。',
+  'users.unlock': 'ロック解除',
+  'users.unlocked': 'ロックを解除しました。',
+  'users.delete_confirm': 'ユーザー「{name}」を削除しますか？',
+  'users.deleted': 'ユーザー「{name}」を削除しました。',
+  'users.list': 'ユーザー一覧',
+
+  'devices.heading': 'カメラ端末',
+  'devices.create_heading': '新しいカメラ端末',
+  'devices.name': '端末名',
+  'devices.group': 'グループ',
+  'devices.create': '端末を登録',
+  'devices.rename': '名前を変更',
+  'devices.rename_heading': '端末名を変更',
+  'devices.new_pairing': '新しいペアリングコード',
+  'devices.revoke': '無効化',
+  'devices.revoke_confirm': '端末「{name}」を無効化しますか？この端末はすぐに接続できなくなります。',
+  'devices.revoked': '端末「{name}」を無効化しました。',
+  'devices.delete_confirm': '端末「{name}」を削除しますか？',
+  'devices.deleted': '端末「{name}」を削除しました。',
+  'devices.status.revoked': '無効化済み',
+  'devices.status.paired': 'ペアリング済み',
+  'devices.status.unpaired': '未ペアリング',
+  'devices.list': 'カメラ端末一覧',
+  'pairing.heading': '「{name}」のペアリング',
+  'pairing.instructions':
+    'カメラとして使うスマートフォンでこのQRコードを読み取るか、URLを開いてください。コードは1回だけ使えます。',
+  'pairing.code': 'ペアリングコード',
+  'pairing.qr_alt': 'ペアリング用QRコード',
+  'pairing.url': 'URL',
+  'pairing.expires': '有効期限',
+
+  'audit.heading': '監査ログ',
+  'audit.filters': '絞り込み',
+  'audit.action': '操作',
+  'audit.actor': '実行者',
+  'audit.outcome': '結果',
+  'audit.outcome_any': 'すべて',
+  'audit.group': 'グループ',
+  'audit.group_any': 'すべて',
+  'audit.from': '開始日',
+  'audit.to': '終了日',
+  'audit.search': '検索',
+  'audit.export': 'CSVエクスポート',
+  'audit.load_more': 'さらに読み込む',
+  'audit.empty': '該当するイベントはありません。',
+  'audit.list': '監査イベント',
+
+  'pair.title': 'カメラ端末のペアリング',
+  'pair.heading': 'このスマートフォンをカメラとして登録',
+  'pair.code': 'ペアリングコード',
+  'pair.submit': 'ペアリング',
+  'pair.working': 'ペアリングしています…',
+  'pair.done': 'このスマートフォンはグループ「{group}」のカメラ「{name}」になりました。',
+  'pair.go_field': 'カメラ画面を開く',
+  'pair.help': '管理者から渡されたQRコードを読み取るか、ペアリングコードを入力してください。',
+
+  'field.title': 'カメラ',
+  'field.heading': '現場カメラ',
+  'field.not_paired':
+    'このスマートフォンはまだカメラとして登録されていません。管理者から渡されたQRコードを読み取ってください。',
+  'field.revoked':
+    'このカメラ端末は無効化されたか、ペアリングが解除されました。管理者に新しいQRコードを依頼してください。',
+  'field.forget': 'この端末の登録情報を削除',
+  'field.forgotten': '登録情報を削除しました。',
+  'field.device': 'カメラ: {name}',
+  'field.group': 'グループ: {group}',
+  'field.go_live': 'ライブ開始',
+  'field.live_soon': 'ライブ映像は次のリリースで利用できるようになります。',
+  'field.checking': '登録を確認しています…',
+
+  'error.generic': 'エラーが発生しました。',
+  'error.network': 'サーバーに接続できません。ネットワークを確認してください。',
+  'error.internal': 'サーバー内部でエラーが発生しました。',
+  'error.login_failed':
+    'ログインIDまたはパスワードが違います。5回続けて失敗すると、アカウントは15分間ロックされます。',
+  'error.not_authenticated': 'ログインしてください。',
+  'error.password_change_required': '続けるにはパスワードを変更してください。',
+  'error.csrf_rejected': 'セキュリティ確認に失敗しました。ページを再読み込みしてください。',
+  'error.forbidden': 'この操作を行う権限がありません。',
+  'error.not_found': '対象が見つかりません。',
+  'error.name_taken': 'その名前はすでに使われています。',
+  'error.login_id_taken': 'そのログインIDはすでに使われています。',
+  'error.group_not_empty': 'このグループにはユーザーまたは端末が残っているため削除できません。',
+  'error.cannot_delete_self': '自分自身は削除できません。',
+  'error.current_password_wrong': '現在のパスワードが違います。',
+  'error.password_policy': '新しいパスワードが条件を満たしていません。',
+  'error.password_too_short': 'パスワードは8文字以上にしてください。',
+  'error.password_too_long': 'パスワードは128文字以下にしてください。',
+  'error.password_needs_letter_and_digit': 'パスワードには英字と数字をそれぞれ1文字以上含めてください。',
+  'error.password_equals_login_id': 'ログインIDと同じパスワードは使えません。',
+  'error.password_too_common': 'よく使われるパスワードは使えません。',
+  'error.pairing_code_invalid':
+    'ペアリングコードが無効です（期限切れ、使用済み、または入力ミス）。管理者に新しいQRコードを依頼してください。',
+  'error.device_credential_invalid': 'このカメラ端末は無効化されたか、ペアリングが解除されました。',
+  'error.validation': '入力内容を確認してください。',
+  'error.camera_limit': 'カメラの上限数に達しています。',
+};
+
+/** @type {Record<string, string>} */
+const en = {
+  'app.name': 'Remote Assist',
+  'lang.ja': '日本語',
+  'lang.en': 'English',
+
+  'common.loading': 'Loading…',
+  'common.cancel': 'Cancel',
+  'common.save': 'Save',
+  'common.delete': 'Delete',
+  'common.close': 'Close',
+  'common.yes': 'Yes',
+  'common.no': 'No',
+  'common.none': '—',
+  'common.actions': 'Actions',
+  'common.created_at': 'Created',
+  'common.confirm': 'Confirm',
+  'common.saved': 'Saved.',
+  'common.empty': 'Nothing here yet.',
+
+  'nav.main': 'Main menu',
+  'nav.home': 'Home',
+  'nav.admin': 'Admin',
+  'nav.history': 'Login history',
+  'nav.password': 'Change password',
+  'nav.logout': 'Log out',
+  'nav.signed_in_as': 'Signed in as {name}',
+
+  'role.system_admin': 'System administrator',
+  'role.group_admin': 'Group administrator',
+  'role.supporter': 'Supporter',
+
+  'login.title': 'Log in',
+  'login.heading': 'Log in to Remote Assist',
+  'login.login_id': 'Login ID',
+  'login.password': 'Password',
+  'login.submit': 'Log in',
+  'login.failed':
+    'Wrong login ID or password. After 5 failures in a row the account is locked for 15 minutes.',
+  'login.working': 'Logging in…',
+
+  'password.title': 'Change password',
+  'password.heading': 'Change your password',
+  'password.forced':
+    'This is your first login or an administrator reset your password. Set a new password to continue.',
+  'password.current': 'Current password',
+  'password.new': 'New password',
+  'password.confirm': 'Confirm new password',
+  'password.submit': 'Change password',
+  'password.policy_heading': 'Password rules',
+  'password.policy.length': '8 to 128 characters',
+  'password.policy.letter_digit': 'at least one letter and one digit',
+  'password.policy.not_login_id': 'not the same as your login ID',
+  'password.policy.not_common': 'not a common password',
+  'password.mismatch': 'The new password and its confirmation differ.',
+  'password.changed': 'Your password was changed.',
+
+  'home.title': 'Home',
+  'home.greeting': 'Hello, {name}',
+  'home.group': 'Group: {group}',
+  'home.no_group': 'You are not in a group.',
+  'home.role': 'Role: {role}',
+  'home.console_soon':
+    "The live console (your group's cameras) arrives in the next release.",
+  'home.links': 'Links',
+  'home.admin_link': 'Open administration',
+  'home.history_link': 'See your login history',
+  'home.password_link': 'Change your password',
+
+  'history.title': 'Login history',
+  'history.heading': 'Your login history',
+  'history.empty': 'No events yet.',
+
+  'col.time': 'Time',
+  'col.action': 'Action',
+  'col.outcome': 'Outcome',
+  'col.ip': 'IP address',
+  'col.user_agent': 'Browser',
+  'col.actor': 'Actor',
+  'col.target': 'Target',
+  'col.detail': 'Detail',
+  'col.group': 'Group',
+  'col.name': 'Name',
+  'col.login_id': 'Login ID',
+  'col.display_name': 'Display name',
+  'col.role': 'Role',
+  'col.locked': 'Locked',
+  'col.must_change': 'Must change password',
+  'col.paired': 'Paired',
+  'col.last_seen': 'Last seen',
+  'col.status': 'Status',
+
+  'outcome.success': 'success',
+  'outcome.failure': 'failure',
+  'outcome.denied': 'denied',
+
+  'action.audit.export': 'audit log export',
+  'action.auth.lockout': 'account locked',
+  'action.auth.login': 'login',
+  'action.auth.logout': 'logout',
+  'action.auth.password_change': 'password change',
+  'action.auth.password_reset': 'password reset',
+  'action.device.create': 'device registered',
+  'action.device.delete': 'device deleted',
+  'action.device.pair': 'device paired',
+  'action.device.pairing_code': 'pairing code issued',
+  'action.device.revoke': 'device revoked',
+  'action.device.update': 'device changed',
+  'action.group.create': 'group created',
+  'action.group.delete': 'group deleted',
+  'action.group.update': 'group changed',
+  'action.user.create': 'user created',
+  'action.user.delete': 'user deleted',
+  'action.user.unlock': 'user unlocked',
+  'action.user.update': 'user changed',
+
+  'admin.title': 'Admin',
+  'admin.heading': 'Administration',
+  'admin.tabs': 'Administration sections',
+  'admin.your_group': 'Your group: {group}',
+  'tab.groups': 'Groups',
+  'tab.users': 'Users',
+  'tab.devices': 'Devices',
+  'tab.audit': 'Audit log',
+
+  'groups.heading': 'Groups',
+  'groups.create_heading': 'New group',
+  'groups.name': 'Group name',
+  'groups.create': 'Create group',
+  'groups.created': 'Group “{name}” created.',
+  'groups.rename': 'Rename',
+  'groups.rename_heading': 'Rename group',
+  'groups.delete_confirm': 'Delete group “{name}”?',
+  'groups.deleted': 'Group “{name}” deleted.',
+  'groups.list': 'Groups',
+
+  'users.heading': 'Users',
+  'users.create_heading': 'New user',
+  'users.login_id': 'Login ID',
+  'users.display_name': 'Display name',
+  'users.role': 'Role',
+  'users.group': 'Group',
+  'users.login_id_hint': '3–64 characters: letters, digits, “.”, “_”, “@” or “-”.',
+  'users.initial_password': 'Initial password',
+  'users.initial_password_hint': 'The user changes it at the first login.',
+  'users.create': 'Create user',
+  'users.created': 'User “{name}” created.',
+  'users.edit': 'Edit',
+  'users.edit_heading': 'Edit user',
+  'users.reset_password': 'Reset password',
+  'users.reset_heading': 'Reset the password of {name}',
+  'users.reset_new_password': 'New password',
+  'users.reset_submit': 'Reset',
+  'users.reset_done': 'Password reset. The user must change it at the next login.',
+  'users.unlock': 'Unlock',
+  'users.unlocked': 'Account unlocked.',
+  'users.delete_confirm': 'Delete user “{name}”?',
+  'users.deleted': 'User “{name}” deleted.',
+  'users.list': 'Users',
+
+  'devices.heading': 'Camera devices',
+  'devices.create_heading': 'New camera device',
+  'devices.name': 'Device name',
+  'devices.group': 'Group',
+  'devices.create': 'Register device',
+  'devices.rename': 'Rename',
+  'devices.rename_heading': 'Rename device',
+  'devices.new_pairing': 'New pairing code',
+  'devices.revoke': 'Revoke',
+  'devices.revoke_confirm': 'Revoke device “{name}”? It is refused at once.',
+  'devices.revoked': 'Device “{name}” revoked.',
+  'devices.delete_confirm': 'Delete device “{name}”?',
+  'devices.deleted': 'Device “{name}” deleted.',
+  'devices.status.revoked': 'revoked',
+  'devices.status.paired': 'paired',
+  'devices.status.unpaired': 'not paired',
+  'devices.list': 'Camera devices',
+  'pairing.heading': 'Pairing “{name}”',
+  'pairing.instructions':
+    'Scan this QR code with the phone that will be the camera, or open the URL on it. The code works once.',
+  'pairing.code': 'Pairing code',
+  'pairing.qr_alt': 'Pairing QR code',
+  'pairing.url': 'URL',
+  'pairing.expires': 'Expires',
+
+  'audit.heading': 'Audit log',
+  'audit.filters': 'Filters',
+  'audit.action': 'Action',
+  'audit.actor': 'Actor',
+  'audit.outcome': 'Outcome',
+  'audit.outcome_any': 'any',
+  'audit.group': 'Group',
+  'audit.group_any': 'any',
+  'audit.from': 'From',
+  'audit.to': 'To',
+  'audit.search': 'Search',
+  'audit.export': 'Export CSV',
+  'audit.load_more': 'Load more',
+  'audit.empty': 'No matching events.',
+  'audit.list': 'Audit events',
+
+  'pair.title': 'Pair a camera',
+  'pair.heading': 'Make this phone a camera',
+  'pair.code': 'Pairing code',
+  'pair.submit': 'Pair',
+  'pair.working': 'Pairing…',
+  'pair.done': 'This phone is now the camera “{name}” of group {group}.',
+  'pair.go_field': 'Open the camera page',
+  'pair.help': 'Scan the QR code from your administrator, or type the pairing code.',
+
+  'field.title': 'Camera',
+  'field.heading': 'Field camera',
+  'field.not_paired':
+    'This phone is not a camera yet. Scan the QR code from your administrator.',
+  'field.revoked':
+    'This camera was revoked or unpaired. Ask your administrator for a new QR code.',
+  'field.forget': 'Forget this device',
+  'field.forgotten': 'The device registration was removed from this phone.',
+  'field.device': 'Camera: {name}',
+  'field.group': 'Group: {group}',
+  'field.go_live': 'Go live',
+  'field.live_soon': 'Live video arrives in the next release.',
+  'field.checking': 'Checking the registration…',
+
+  'error.generic': 'Something went wrong.',
+  'error.network': 'Cannot reach the server. Check the network.',
+  'error.internal': 'Internal server error.',
+  'error.login_failed':
+    'Wrong login ID or password. After 5 failures in a row the account is locked for 15 minutes.',
+  'error.not_authenticated': 'Please log in.',
+  'error.password_change_required': 'Change your password to continue.',
+  'error.csrf_rejected': 'The security check failed. Reload the page.',
+  'error.forbidden': 'You are not allowed to do this.',
+  'error.not_found': 'Not found.',
+  'error.name_taken': 'That name is already taken.',
+  'error.login_id_taken': 'That login ID is already taken.',
+  'error.group_not_empty': 'The group still has users or devices, so it cannot be deleted.',
+  'error.cannot_delete_self': 'You cannot delete yourself.',
+  'error.current_password_wrong': 'The current password is wrong.',
+  'error.password_policy': 'The new password does not meet the rules.',
+  'error.password_too_short': 'The password must have at least 8 characters.',
+  'error.password_too_long': 'The password must have at most 128 characters.',
+  'error.password_needs_letter_and_digit': 'The password needs at least one letter and one digit.',
+  'error.password_equals_login_id': 'The password must not be your login ID.',
+  'error.password_too_common': 'That password is too common.',
+  'error.pairing_code_invalid':
+    'The pairing code is not valid (expired, already used or mistyped). Ask your administrator for a new QR code.',
+  'error.device_credential_invalid': 'This camera was revoked or unpaired.',
+  'error.validation': 'Please check your input.',
+  'error.camera_limit': 'The camera limit is reached.',
+};
+
+/** @type {Record<Lang, Record<string, string>>} */
+export const catalogues = { ja, en };
+
+/** @type {Lang | null} */
+let current = null;
+
+/** @type {Array<(lang: Lang) => void>} */
+const listeners = [];
+
+/**
+ * The language chosen by the user, else the browser's.
+ * @returns {Lang}
+ */
+export function getLang() {
+  if (current) return current;
+  let stored = null;
+  try {
+    stored = localStorage.getItem(LANG_STORAGE_KEY);
+  } catch (_) {
+    // Storage may be disabled; fall back to the browser language.
+  }
+  if (stored === 'ja' || stored === 'en') {
+    current = stored;
+  } else {
+    const nav = (navigator.language || '').toLowerCase();
+    current = nav.startsWith('ja') ? 'ja' : 'en';
+  }
+  return current;
+}
+
+/**
+ * Translate a key, replacing `{name}` placeholders from `params`. An unknown key is returned as is
+ * so a missing text is visible rather than blank.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ * @returns {string}
+ */
+export function t(key, params) {
+  const lang = getLang();
+  let text = catalogues[lang][key];
+  if (text === undefined) text = catalogues.en[key];
+  if (text === undefined) return key;
+  if (params) {
+    text = text.replace(/\{(\w+)\}/g, (whole, name) =>
+      Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole,
+    );
+  }
+  return text;
+}
+
+/**
+ * Whether the catalogue has a text for this key.
+ * @param {string} key
+ */
+export function hasText(key) {
+  return Object.prototype.hasOwnProperty.call(catalogues.en, key);
+}
+
+/**
+ * Fill every element below `root` that has a `data-i18n*` attribute.
+ * @param {ParentNode} [root]
+ */
+export function applyI18n(root = document) {
+  for (const el of Array.from(root.querySelectorAll('[data-i18n]'))) {
+    el.textContent = t(el.getAttribute('data-i18n') || '');
+  }
+  for (const attr of ['aria-label', 'placeholder', 'title', 'alt']) {
+    for (const el of Array.from(root.querySelectorAll(`[data-i18n-${attr}]`))) {
+      el.setAttribute(attr, t(el.getAttribute(`data-i18n-${attr}`) || ''));
+    }
+  }
+  if (root === document) document.documentElement.lang = getLang();
+}
+
+/**
+ * Switch the language, remember it, re-apply static texts and tell the page's scripts.
+ * @param {Lang} lang
+ */
+export function setLang(lang) {
+  current = lang === 'ja' ? 'ja' : 'en';
+  try {
+    localStorage.setItem(LANG_STORAGE_KEY, current);
+  } catch (_) {
+    // Not remembered, but still applied to this page.
+  }
+  applyI18n(document);
+  for (const fn of listeners) fn(current);
+}
+
+/**
+ * Call `fn` after every language change (for texts built by scripts).
+ * @param {(lang: Lang) => void} fn
+ */
+export function onLangChange(fn) {
+  listeners.push(fn);
+}
+
+/**
+ * A `<select>` that switches the language. Its accessible name is "Language / 言語" in both
+ * languages.
+ * @returns {HTMLSelectElement}
+ */
+export function createLangSwitcher() {
+  const select = document.createElement('select');
+  select.className = 'lang-switcher';
+  select.setAttribute('aria-label', LANG_SWITCHER_LABEL);
+  select.title = LANG_SWITCHER_LABEL;
+  for (const lang of /** @type {Lang[]} */ (['ja', 'en'])) {
+    const option = document.createElement('option');
+    option.value = lang;
+    // Each language is named in itself, so the texts do not change with the UI language.
+    option.textContent = catalogues[lang][`lang.${lang}`];
+    select.append(option);
+  }
+  select.value = getLang();
+  select.addEventListener('change', () => setLang(/** @type {Lang} */ (select.value)));
+  onLangChange((lang) => {
+    select.value = lang;
+  });
+  return select;
+}
+
+/**
+ * Keys present in one language but not the other (should be empty).
+ * @returns {string[]}
+ */
+export function missingKeys() {
+  const missing = [];
+  for (const k of Object.keys(ja)) if (!(k in en)) missing.push(`en:${k}`);
+  for (const k of Object.keys(en)) if (!(k in ja)) missing.push(`ja:${k}`);
+  return missing;
+}
