@@ -326,7 +326,7 @@ mod tests {
             jail.set_env("RA_TIME_ZONE", "UTC");
             jail.set_env("RA_LISTEN", "not an address");
             let err = Config::load(None, &CliOverrides::default()).unwrap_err();
-            assert!(err.to_string().contains("listen"), "{err}");
+            assert!(err.to_string().to_lowercase().contains("listen"), "{err}");
             jail.set_env("RA_LISTEN", "127.0.0.1:1");
             jail.create_file("remote-assist.toml", "no_such_setting = 1\n")?;
             let err = Config::load(None, &CliOverrides::default()).unwrap_err();

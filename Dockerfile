@@ -1,0 +1,15 @@
+# Release image: build with the Rust toolchain, run on a slim Debian with only what the binary needs.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p remote-assist
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/remote-assist remote-assist
+COPY --from=build /src/target/release/remote-assist /usr/local/bin/remote-assist
+USER remote-assist
+WORKDIR /var/lib/remote-assist
+EXPOSE 8443 8080
+ENTRYPOINT ["remote-assist"]
+CMD ["serve"]
