@@ -47,6 +47,12 @@ pub struct GlobalArgs {
     /// pretty or json [RA_LOG_FORMAT].
     #[arg(long, global = true)]
     pub log_format: Option<LogFormat>,
+    /// UDP port for all media; 0 picks a free one [RA_MEDIA_PORT].
+    #[arg(long, global = true)]
+    pub media_port: Option<u16>,
+    /// IP advertised to browsers for media, e.g. the public IP behind NAT [RA_MEDIA_PUBLIC_IP].
+    #[arg(long, global = true)]
+    pub media_public_ip: Option<std::net::IpAddr>,
 }
 
 impl clap::ValueEnum for LogFormat {
@@ -69,6 +75,8 @@ impl GlobalArgs {
             http_redirect_listen: self.http_redirect_listen,
             database_url: self.database_url.clone(),
             log_format: self.log_format,
+            media_port: self.media_port,
+            media_public_ip: self.media_public_ip,
         }
     }
 

@@ -78,6 +78,11 @@ pub struct Config {
     pub pairing_code_ttl_secs: u64,
     /// Cameras one supporter may have in a session at once (R1).
     pub max_cameras_per_session: u32,
+    /// UDP port all media (WebRTC) uses, on the IP of `listen`. 0 picks a free port.
+    pub media_port: u16,
+    /// IP address advertised in ICE candidates, e.g. the public IP behind NAT. Default: the IP
+    /// of `listen`, or the machine's first non-loopback address when that is 0.0.0.0.
+    pub media_public_ip: Option<std::net::IpAddr>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
 }
@@ -103,6 +108,8 @@ impl Default for Config {
             lockout_duration_secs: 15 * 60,
             pairing_code_ttl_secs: 10 * 60,
             max_cameras_per_session: 4,
+            media_port: 8443,
+            media_public_ip: None,
             max_body_bytes: 64 * 1024,
         }
     }
@@ -121,6 +128,10 @@ pub struct CliOverrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_public_ip: Option<std::net::IpAddr>,
 }
 
 /// Why the configuration cannot be used. The text tells the operator what to change.
@@ -250,6 +261,31 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The UDP address the media worker binds.
+    pub fn media_bind(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.listen.ip(), self.media_port)
+    }
+
+    /// The IP put into ICE candidates.
+    pub fn media_advertised_ip(&self) -> std::net::IpAddr {
+        if let Some(ip) = self.media_public_ip {
+            return ip;
+        }
+        let bind = self.listen.ip();
+        if !bind.is_unspecified() {
+            return bind;
+        }
+        if_addrs::get_if_addrs()
+            .ok()
+            .and_then(|addrs| {
+                addrs
+                    .into_iter()
+                    .map(|a| a.ip())
+                    .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+            })
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {

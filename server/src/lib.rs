@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod ids;
+pub mod live;
 pub mod metrics;
 pub mod server;
 pub mod state;
@@ -58,7 +59,9 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         // Printed, not logged: it must not end up in log files or log shipping.
         println!("{}", bootstrap::first_admin_banner(&password));
     }
-    Ok(AppState::new(config, db, clock))
+    AppState::start(config, db, clock).map_err(|e| {
+        anyhow::anyhow!("cannot open the media UDP port: {e}; choose another --media-port")
+    })
 }
 
 /// Runs the server until `shutdown` completes.
@@ -70,6 +73,11 @@ pub async fn run(
     let tls = tls::server_config(&state.config)?;
     let addr = listeners.https.local_addr()?;
     println!("listening on https://{addr}");
+    println!(
+        "media on udp://{} (advertised as {})",
+        state.live.sfu.local_addr(),
+        state.config.media_advertised_ip()
+    );
     if let Some(redirect) = &listeners.http_redirect {
         println!("redirecting http://{} to HTTPS", redirect.local_addr()?);
     }

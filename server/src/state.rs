@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::audit::NewAuditEvent;
+use crate::live::LiveHandle;
 use crate::metrics::Metrics;
 
 /// Cheap to clone: everything inside is shared.
@@ -17,18 +18,37 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub objects_dir: PathBuf,
+    /// Live sessions (signaling hub and media worker).
+    pub live: LiveHandle,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
+    /// Builds the state and starts the live hub and the media worker (binds the media UDP
+    /// port). Must run inside a Tokio runtime.
+    pub fn start(config: Config, db: Db, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let objects_dir = config.objects_dir();
-        Self {
-            config: Arc::new(config),
+        let (sfu, sfu_events) = remote_assist_sfu::SfuHandle::start(remote_assist_sfu::SfuConfig {
+            bind: config.media_bind(),
+            advertised_ip: Some(config.media_advertised_ip()),
+        })?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let live = crate::live::hub::start_with(
+            config.clone(),
+            db.clone(),
+            clock.clone(),
+            metrics.clone(),
+            sfu,
+            sfu_events,
+        );
+        Ok(Self {
+            config,
             db,
             clock,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             objects_dir,
-        }
+            live,
+        })
     }
 
     pub fn now(&self) -> i64 {
@@ -38,6 +58,13 @@ impl AppState {
     /// Writes an audit event. A failure to write is logged loudly but does not fail the request
     /// that caused it: refusing a logout because the audit table is unavailable helps nobody.
     pub async fn audit(&self, event: NewAuditEvent) {
+        write_audit(&self.db, event).await;
+    }
+}
+
+/// Writes an audit event and mirrors it to the log (without addresses or user agents).
+pub async fn write_audit(db: &Db, event: NewAuditEvent) {
+    {
         tracing::info!(
             action = event.action,
             outcome = event.outcome.as_str(),
@@ -45,7 +72,7 @@ impl AppState {
             target = event.target.as_deref().unwrap_or("-"),
             "audit"
         );
-        if let Err(error) = self.db.insert_audit_event(&event).await {
+        if let Err(error) = db.insert_audit_event(&event).await {
             tracing::error!(%error, action = event.action, "could not write audit event");
         }
     }

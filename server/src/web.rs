@@ -27,6 +27,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/admin", "admin.html"),
     ("/pair", "pair.html"),
     ("/field", "field.html"),
+    ("/share", "share.html"),
 ];
 
 pub fn routes() -> Router<AppState> {

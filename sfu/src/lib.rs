@@ -1,8 +1,21 @@
-//! The media plane of remote-assist: peers, rooms, packet forwarding, RTCP handling and
-//! recording taps, built on the sans-I/O `rtc` crate in a later milestone.
+//! The media plane of remote-assist: peers, slots, packet forwarding, RTCP handling.
 //!
-//! This crate knows nothing of HTTP, SQL or users. For now it only holds the limits the server
-//! enforces when a supporter builds a session, so that both sides agree on them.
+//! Built on the sans-I/O `rtc` crate: one worker thread owns one UDP socket shared by every
+//! peer connection, demultiplexes datagrams (STUN username on first contact, then the remote
+//! address), drives every peer's state machine and forwards RTP between them by plain function
+//! calls. The server talks to it only through [`SfuHandle`] (commands) and [`SfuEvent`]s.
+//!
+//! This crate knows nothing of HTTP, SQL or users: the server decides who may see whom.
+
+mod api;
+mod counters;
+mod handle;
+mod rewrite;
+mod worker;
+
+pub use api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};
+pub use counters::Counters;
+pub use handle::SfuHandle;
 
 /// Cameras one supporter can watch at once unless configured otherwise (R1).
 pub const DEFAULT_MAX_CAMERAS_PER_SESSION: u32 = 4;

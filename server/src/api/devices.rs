@@ -165,6 +165,9 @@ async fn create_device(
     event.target = Some(id.to_string());
     event.detail = Some(name);
     state.audit(event).await;
+    state.live.notify(crate::live::HubInput::DevicesChanged {
+        group: request.group_id,
+    });
     let pairing = pairing_view(&public_base(&state, &headers, &uri), &code, expires_at)?;
     Ok((
         StatusCode::CREATED,
@@ -189,6 +192,9 @@ async fn rename_device(
     let device = managed_device(&state, &me, id, "device.update").await?;
     let name = valid_name("name", &request.name)?;
     state.db.rename_device(id, &name).await?;
+    state.live.notify(crate::live::HubInput::DevicesChanged {
+        group: device.group_id,
+    });
     let mut event = me.event(state.now(), "device.update", Outcome::Success);
     event.target = Some(id.to_string());
     event.group_id = Some(device.group_id.to_string());
@@ -256,6 +262,9 @@ async fn revoke_device(
     let device = managed_device(&state, &me, id, "device.revoke").await?;
     let now = state.now();
     state.db.revoke_device(id, now).await?;
+    state
+        .live
+        .notify(crate::live::HubInput::DeviceRevoked { device: id });
     let mut event = me.event(now, "device.revoke", Outcome::Success);
     event.target = Some(id.to_string());
     event.group_id = Some(device.group_id.to_string());
@@ -281,6 +290,9 @@ async fn delete_device(
 ) -> ApiResult<StatusCode> {
     let device = managed_device(&state, &me, id, "device.delete").await?;
     state.db.delete_device(id).await?;
+    state
+        .live
+        .notify(crate::live::HubInput::DeviceRevoked { device: id });
     let mut event = me.event(state.now(), "device.delete", Outcome::Success);
     event.target = Some(id.to_string());
     event.group_id = Some(device.group_id.to_string());

@@ -110,6 +110,7 @@ pub fn app(state: AppState) -> Router {
                 ([(header::CONTENT_TYPE, "application/json")], spec_json)
             }),
         )
+        .route("/ws", axum::routing::get(crate::live::ws::ws_upgrade))
         .merge(crate::web::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

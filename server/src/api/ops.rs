@@ -89,7 +89,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .count_live_sessions(state.now())
         .await
         .unwrap_or(-1);
-    let body = state.metrics.render(sessions, *START_TIME_SECS);
+    let mut body = state.metrics.render(sessions, *START_TIME_SECS);
+    for (name, help, kind, value) in state.live.sfu.counters().snapshot() {
+        use std::fmt::Write;
+        let _ = writeln!(body, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -105,8 +105,10 @@ impl TestApp {
         let (db, dir, _) = fresh_db().await;
         let objects = tempfile::tempdir().unwrap();
         config.objects_dir = Some(objects.path().to_owned());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.media_port = 0;
         let clock = ManualClock::starting_at(START);
-        let state = AppState::new(config, db.clone(), Arc::new(clock.clone()));
+        let state = AppState::start(config, db.clone(), Arc::new(clock.clone())).unwrap();
         let router = remote_assist::api::app(state.clone());
         Self {
             state,

@@ -1,0 +1,239 @@
+//! `GET /ws`: the signaling WebSocket.
+//!
+//! Authentication: a supporter's upgrade request carries the session cookie; a camera device
+//! sends its credential in the first `hello` message (browsers cannot set headers on
+//! WebSockets). The `Origin` must be this site. Heartbeats: the server pings every
+//! [`PING_EVERY`] and closes a connection silent for [`DEAD_AFTER`]. Credentials are re-checked
+//! every [`REAUTH_EVERY`], so expired sessions and revoked devices are disconnected.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{FromRequestParts, State};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+
+use super::hub::{CONNECTION_QUEUE, ConnId, HubInput, Outgoing, Who};
+use super::protocol::{
+    ClientMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SignalError, parse_client_message,
+};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::auth::csrf::same_origin_request;
+use crate::auth::{ClientInfo, SessionUser, tokens};
+use crate::state::AppState;
+
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+pub const DEAD_AFTER: Duration = Duration::from_secs(25);
+pub const REAUTH_EVERY: Duration = Duration::from_secs(15);
+/// A device must say hello within this time.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The upgrade handler.
+pub async fn ws_upgrade(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Browsers always send Origin on WebSocket requests; refuse foreign or missing ones, which is
+    // what stops cross-site WebSocket hijacking with the ambient cookie.
+    let own = crate::api::devices::public_base(&state, &parts.headers, &parts.uri);
+    if parts.headers.get("origin").is_none() || !same_origin_request(&parts.headers, Some(&own)) {
+        return ApiError::new(ErrorCode::CsrfRejected).into_response();
+    }
+    let client = ClientInfo::from_parts(&parts);
+    let supporter = match SessionUser::from_request_parts(&mut parts, &state).await {
+        Ok(user) if !user.user.must_change_password => Some(user),
+        _ => None,
+    };
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| connection(state, socket, supporter, client))
+}
+
+enum Auth {
+    Supporter { session_token_user: crate::ids::UserId, session_id: crate::ids::SessionId },
+    Device { credential_hash: String },
+}
+
+async fn send_json(socket: &mut WebSocket, message: &super::protocol::ServerMessage) -> bool {
+    let text = serde_json::to_string(message).expect("server messages serialize");
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+async fn close(socket: &mut WebSocket, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: close_code::POLICY,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+/// Waits for `hello` and works out who this is.
+async fn handshake(
+    state: &AppState,
+    socket: &mut WebSocket,
+    supporter: Option<SessionUser>,
+) -> Option<(Who, Auth)> {
+    let max = state.config.max_cameras_per_session;
+    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await;
+    let text = match first {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        _ => {
+            let _ = send_json(socket, &SignalError::HelloRequired.to_message(max, None)).await;
+            return None;
+        }
+    };
+    let (protocol, credential) = match parse_client_message(&text) {
+        Ok(ClientMessage::Hello {
+            protocol,
+            credential,
+        }) => (protocol, credential),
+        Ok(_) => {
+            let _ = send_json(socket, &SignalError::HelloRequired.to_message(max, None)).await;
+            return None;
+        }
+        Err(_) => {
+            let _ = send_json(socket, &SignalError::BadMessage.to_message(max, Some("hello"))).await;
+            return None;
+        }
+    };
+    if protocol != PROTOCOL_VERSION {
+        let _ = send_json(socket, &SignalError::UnsupportedProtocol.to_message(max, Some("hello"))).await;
+        return None;
+    }
+    if let Some(credential) = credential {
+        let hash = tokens::sha256_hex(credential.trim());
+        if let Ok(Some(device)) = state.db.device_by_credential(&hash).await {
+            let _ = state.db.touch_device(device.id, state.now()).await;
+            return Some((
+                Who::Camera {
+                    device_id: device.id,
+                    name: device.name,
+                    group_id: device.group_id,
+                    group_name: device.group_name,
+                },
+                Auth::Device {
+                    credential_hash: hash,
+                },
+            ));
+        }
+    } else if let Some(me) = supporter {
+        return Some((
+            Who::Supporter {
+                user_id: me.user.id,
+                login_id: me.user.login_id.clone(),
+                display_name: me.user.display_name.clone(),
+                group_id: me.user.group_id,
+                group_name: me.user.group_name.clone(),
+            },
+            Auth::Supporter {
+                session_token_user: me.user.id,
+                session_id: me.session.id,
+            },
+        ));
+    }
+    let _ = send_json(socket, &SignalError::NotAuthenticated.to_message(max, Some("hello"))).await;
+    None
+}
+
+/// Whether the connection's credential still holds.
+async fn still_authorized(state: &AppState, auth: &Auth) -> bool {
+    match auth {
+        Auth::Device { credential_hash } => {
+            matches!(state.db.device_by_credential(credential_hash).await, Ok(Some(_)))
+        }
+        Auth::Supporter {
+            session_token_user,
+            session_id,
+        } => state
+            .db
+            .session_is_live(*session_id, *session_token_user, state.now())
+            .await
+            .unwrap_or(false),
+    }
+}
+
+async fn connection(
+    state: AppState,
+    mut socket: WebSocket,
+    supporter: Option<SessionUser>,
+    client: ClientInfo,
+) {
+    let Some((who, auth)) = handshake(&state, &mut socket, supporter).await else {
+        close(&mut socket, "not authenticated").await;
+        return;
+    };
+    let live = state.live.clone();
+    let conn: ConnId = live.next_conn_id();
+    let (outbox, mut inbox) = mpsc::channel(CONNECTION_QUEUE);
+    live.send(HubInput::Join {
+        conn,
+        who,
+        client,
+        outbox,
+    })
+    .await;
+    let max = state.config.max_cameras_per_session;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut reauth = tokio::time::interval(REAUTH_EVERY);
+    reauth.tick().await;
+    let mut last_heard = Instant::now();
+    let reason: &'static str = loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => match parse_client_message(&text) {
+                        Ok(message) => live.send(HubInput::Message { conn, message }).await,
+                        Err(detail) => {
+                            tracing::debug!(conn, %detail, "bad signaling message");
+                            if !send_json(&mut socket, &SignalError::BadMessage.to_message(max, None)).await {
+                                break "send failed";
+                            }
+                        }
+                    },
+                    Some(Ok(Message::Binary(_))) => {
+                        if !send_json(&mut socket, &SignalError::BadMessage.to_message(max, None)).await {
+                            break "send failed";
+                        }
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break "closed by client",
+                    Some(Err(_)) => break "protocol error",
+                }
+            }
+            outgoing = inbox.recv() => match outgoing {
+                Some(Outgoing::Message(message)) => {
+                    if !send_json(&mut socket, &message).await {
+                        break "send failed";
+                    }
+                }
+                Some(Outgoing::Close(why)) => {
+                    close(&mut socket, why).await;
+                    break why;
+                }
+                None => break "hub stopped",
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    break "heartbeat timeout";
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break "send failed";
+                }
+            }
+            _ = reauth.tick() => {
+                if !still_authorized(&state, &auth).await {
+                    let _ = send_json(&mut socket, &SignalError::NotAuthenticated.to_message(max, None)).await;
+                    close(&mut socket, "credential no longer valid").await;
+                    break "credential no longer valid";
+                }
+            }
+        }
+    };
+    tracing::debug!(conn, reason, "signaling connection ended");
+    live.send(HubInput::Leave { conn }).await;
+}

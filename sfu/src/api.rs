@@ -1,0 +1,70 @@
+//! The boundary between the server and the media plane: typed commands in, events out, over
+//! bounded channels. The server decides who may see whom; the SFU only moves packets.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A peer connection inside the SFU (one per browser media connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "peer-{}", self.0)
+    }
+}
+
+/// What a peer does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerRole {
+    /// A camera: publishes one video and one audio track, receives one audio track (the
+    /// supporter's voice).
+    Publisher,
+    /// A supporter: receives `slots` video+audio pairs, publishes one audio track.
+    Subscriber { slots: u32 },
+}
+
+/// Errors of SFU operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SfuError {
+    #[error("the SDP offer is malformed: {0}")]
+    BadOffer(String),
+    #[error("the offer has no codec we support ({0})")]
+    NoSupportedCodec(String),
+    #[error("no such peer {0}")]
+    NoSuchPeer(PeerId),
+    #[error("slot {slot} does not exist on {peer}")]
+    NoSuchSlot { peer: PeerId, slot: u32 },
+    #[error("the media worker is not running")]
+    Stopped,
+    #[error("media engine error: {0}")]
+    Internal(String),
+}
+
+/// Connection state changes reported to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerState {
+    Connecting,
+    Connected,
+    /// ICE lost the peer; it may come back (network change).
+    Disconnected,
+    /// Gave up; the peer is removed.
+    Failed,
+}
+
+/// What the media plane tells the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SfuEvent {
+    PeerState { peer: PeerId, state: PeerState },
+    /// The first media packet of a publisher arrived (video or audio).
+    MediaFlowing { peer: PeerId },
+}
+
+/// Where the SFU listens and what it advertises.
+#[derive(Clone, Debug)]
+pub struct SfuConfig {
+    /// UDP address to bind (e.g. `0.0.0.0:8443`; port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// Address put into ICE candidates; the public IP behind NAT. `None` = the bound address.
+    pub advertised_ip: Option<std::net::IpAddr>,
+}

@@ -1,0 +1,184 @@
+//! [`SfuHandle`]: the server's way into the media worker. Every call is a command on a bounded
+//! channel with a one-shot reply, so the worker thread stays the single owner of all peers.
+
+use std::net::SocketAddr;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::{PeerId, PeerRole, SfuConfig, SfuError, SfuEvent};
+use crate::counters::Counters;
+
+/// Commands queued for the worker. When full, callers wait: signaling slows down rather than
+/// the media path.
+pub const COMMAND_QUEUE: usize = 256;
+/// Events queued for the server. When full, the worker drops state events (the server re-syncs
+/// from later ones) rather than stall packet forwarding.
+pub const EVENT_QUEUE: usize = 1024;
+
+pub(crate) enum Command {
+    CreatePeer {
+        peer: PeerId,
+        role: PeerRole,
+        offer: String,
+        reply: oneshot::Sender<Result<String, SfuError>>,
+    },
+    RemovePeer {
+        peer: PeerId,
+    },
+    Attach {
+        publisher: PeerId,
+        subscriber: PeerId,
+        slot: u32,
+        reply: oneshot::Sender<Result<(), SfuError>>,
+    },
+    Detach {
+        publisher: PeerId,
+        subscriber: PeerId,
+        slot: u32,
+    },
+    SetReturnAudio {
+        subscriber: PeerId,
+        publisher: PeerId,
+        enabled: bool,
+    },
+    RequestKeyframe {
+        publisher: PeerId,
+    },
+    Stop,
+}
+
+/// Cloneable handle to the running media worker.
+#[derive(Clone, Debug)]
+pub struct SfuHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+    counters: std::sync::Arc<Counters>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl SfuHandle {
+    /// Binds the UDP socket and starts the worker thread.
+    pub fn start(config: SfuConfig) -> std::io::Result<(SfuHandle, mpsc::Receiver<SfuEvent>)> {
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (events, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let counters = std::sync::Arc::new(Counters::default());
+        let local_addr =
+            crate::worker::spawn(config, command_rx, events, counters.clone())?;
+        Ok((
+            SfuHandle {
+                commands,
+                local_addr,
+                counters,
+            },
+            event_rx,
+        ))
+    }
+
+    /// The UDP address media is received on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Packet and byte counters for `/metrics`.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Creates a peer from a browser's offer and returns the SDP answer.
+    pub async fn create_peer(
+        &self,
+        peer: PeerId,
+        role: PeerRole,
+        offer: String,
+    ) -> Result<String, SfuError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::CreatePeer {
+                peer,
+                role,
+                offer,
+                reply,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)?;
+        rx.await.map_err(|_| SfuError::Stopped)?
+    }
+
+    pub async fn remove_peer(&self, peer: PeerId) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::RemovePeer { peer })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Forwards the publisher's video and audio into the subscriber's `slot`.
+    pub async fn attach(
+        &self,
+        publisher: PeerId,
+        subscriber: PeerId,
+        slot: u32,
+    ) -> Result<(), SfuError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Attach {
+                publisher,
+                subscriber,
+                slot,
+                reply,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)?;
+        rx.await.map_err(|_| SfuError::Stopped)?
+    }
+
+    pub async fn detach(
+        &self,
+        publisher: PeerId,
+        subscriber: PeerId,
+        slot: u32,
+    ) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::Detach {
+                publisher,
+                subscriber,
+                slot,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Sends (or stops sending) the subscriber's microphone to the publisher.
+    pub async fn set_return_audio(
+        &self,
+        subscriber: PeerId,
+        publisher: PeerId,
+        enabled: bool,
+    ) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::SetReturnAudio {
+                subscriber,
+                publisher,
+                enabled,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Asks the publisher for a keyframe (rate-limited inside the worker).
+    pub async fn request_keyframe(&self, publisher: PeerId) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::RequestKeyframe { publisher })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Stops the worker (peers are closed).
+    pub async fn stop(&self) {
+        let _ = self.commands.send(Command::Stop).await;
+    }
+}

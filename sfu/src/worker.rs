@@ -1,0 +1,1151 @@
+//! The media worker: one thread, one UDP socket, every peer connection.
+//!
+//! Datagrams are demultiplexed by ICE username on first contact (each peer gets its own random
+//! ufrag, so the STUN USERNAME `serverUfrag:browserUfrag` names the peer) and by remote address
+//! afterwards. After each input the touched peers are drained: datagrams out, events to the
+//! server, received RTP forwarded into the subscribers' slots by direct calls. The server is
+//! ICE-lite with a single host candidate: browsers connect to it, it never probes them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::RTCPeerConnectionBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{
+    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
+};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};
+use crate::counters::Counters;
+use crate::handle::Command;
+use crate::rewrite::StreamRewriter;
+
+/// Largest datagram we accept (the browsers' MTU is ~1200–1500).
+const MAX_DATAGRAM: usize = 2048;
+/// At most one keyframe request per publisher in this interval, however many ask.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// A peer that has not connected in this time is given up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Wake-up interval when no peer has a timer.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+pub(crate) fn spawn(
+    config: SfuConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<SfuEvent>,
+    counters: Arc<Counters>,
+) -> std::io::Result<SocketAddr> {
+    let socket = std::net::UdpSocket::bind(config.bind)?;
+    socket.set_nonblocking(true)?;
+    let local_addr = socket.local_addr()?;
+    let advertised = SocketAddr::new(
+        config.advertised_ip.unwrap_or(local_addr.ip()),
+        local_addr.port(),
+    );
+    std::thread::Builder::new()
+        .name("sfu-worker".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime can be built");
+            runtime.block_on(async move {
+                let socket = match UdpSocket::from_std(socket) {
+                    Ok(s) => s,
+                    Err(error) => {
+                        tracing::error!(%error, "media socket unusable");
+                        return;
+                    }
+                };
+                let mut worker = Worker {
+                    socket,
+                    local_addr,
+                    advertised,
+                    events,
+                    counters,
+                    peers: HashMap::new(),
+                    by_ufrag: HashMap::new(),
+                    by_addr: HashMap::new(),
+                    inbox: Vec::new(),
+                    dirty: Vec::new(),
+                };
+                worker.run(commands).await;
+            });
+        })?;
+    Ok(local_addr)
+}
+
+/// The codecs we forward; anything else is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    H264,
+    Vp8,
+    Opus,
+    Other,
+}
+
+impl Codec {
+    fn from_mime(mime: &str) -> Self {
+        if mime.eq_ignore_ascii_case(MIME_TYPE_H264) {
+            Codec::H264
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_VP8) {
+            Codec::Vp8
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_OPUS) {
+            Codec::Opus
+        } else {
+            Codec::Other
+        }
+    }
+}
+
+/// A media track received from a browser.
+#[derive(Clone, Debug)]
+struct RemoteTrack {
+    kind: RtpCodecKind,
+    receiver: RTCRtpReceiverId,
+    ssrc: u32,
+    highest_seq: Option<u16>,
+}
+
+/// One outgoing stream: a sender of ours with its fixed SSRC and its own rewriter.
+struct OutStream {
+    sender: RTCRtpSenderId,
+    track_id: String,
+    ssrc: u32,
+    rewriter: StreamRewriter,
+    /// Payload type to use per codec, learnt after negotiation (first match wins).
+    payload_types: Vec<(Codec, u8)>,
+}
+
+impl OutStream {
+    fn payload_type_for(&self, codec: Codec) -> Option<u8> {
+        self.payload_types
+            .iter()
+            .find(|(c, _)| *c == codec)
+            .map(|(_, pt)| *pt)
+    }
+}
+
+struct Slot {
+    video: OutStream,
+    audio: OutStream,
+    source: Option<PeerId>,
+}
+
+/// Where one received packet goes.
+enum Fanout {
+    Slots(Vec<(PeerId, u32)>),
+    Return(Vec<PeerId>),
+}
+
+enum Role {
+    Publisher {
+        /// The supporter's voice towards this camera.
+        return_audio: OutStream,
+        /// (subscriber, slot) pairs this camera's media goes to.
+        routes: Vec<(PeerId, u32)>,
+        last_keyframe_request: Option<Instant>,
+        media_flowing: bool,
+    },
+    Subscriber {
+        slots: Vec<Slot>,
+        /// Publishers that receive this supporter's microphone.
+        return_targets: Vec<PeerId>,
+    },
+}
+
+struct Peer {
+    pc: RTCPeerConnection,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    role: Role,
+    /// Remote tracks by track ID, with their codec.
+    remote: HashMap<String, (RemoteTrack, Codec)>,
+    created: Instant,
+    connected: bool,
+    next_timeout: Option<Instant>,
+}
+
+struct Worker {
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    advertised: SocketAddr,
+    events: mpsc::Sender<SfuEvent>,
+    counters: Arc<Counters>,
+    peers: HashMap<PeerId, Peer>,
+    by_ufrag: HashMap<String, PeerId>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    /// Messages read from peers, waiting to be forwarded (reused, never shrunk).
+    inbox: Vec<(PeerId, RTCMessage)>,
+    /// Peers with output to drain (reused).
+    dirty: Vec<PeerId>,
+}
+
+fn random_string(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn video_feedback() -> Vec<RTCPFeedback> {
+    [
+        ("goog-remb", ""),
+        ("transport-cc", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    })
+    .collect()
+}
+
+fn h264_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+            .into(),
+        rtcp_feedback: video_feedback(),
+    }
+}
+
+fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: vec![RTCPFeedback {
+            typ: "transport-cc".into(),
+            parameter: String::new(),
+        }],
+    }
+}
+
+/// Codecs we negotiate, in order of preference: H.264 constrained baseline with
+/// packetization-mode 1 (recordable without transcoding), then VP8; Opus for audio.
+fn media_engine() -> Result<MediaEngine, SfuError> {
+    let mut engine = MediaEngine::default();
+    let internal = |e: rtc::shared::error::Error| SfuError::Internal(e.to_string());
+    let video = [
+        (h264_codec(), 102u8),
+        (
+            RTCRtpCodec {
+                sdp_fmtp_line:
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f".into(),
+                ..h264_codec()
+            },
+            108,
+        ),
+        (
+            RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: video_feedback(),
+            },
+            96,
+        ),
+    ];
+    for (codec, pt) in video {
+        engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: codec,
+                    payload_type: pt,
+                },
+                RtpCodecKind::Video,
+            )
+            .map_err(internal)?;
+        engine
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: RTCRtpCodec {
+                        mime_type: MIME_TYPE_RTX.into(),
+                        clock_rate: 90_000,
+                        channels: 0,
+                        sdp_fmtp_line: format!("apt={pt}"),
+                        rtcp_feedback: vec![],
+                    },
+                    payload_type: pt + 1,
+                },
+                RtpCodecKind::Video,
+            )
+            .map_err(internal)?;
+    }
+    engine
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus_codec(),
+                payload_type: 111,
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(internal)?;
+    Ok(engine)
+}
+
+fn local_track(id: &str, kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
+    let codec = match kind {
+        RtpCodecKind::Audio => opus_codec(),
+        _ => h264_codec(),
+    };
+    MediaStreamTrack::new(
+        format!("ra-{id}"),
+        id.to_owned(),
+        id.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
+
+/// Extracts the STUN USERNAME's first half (our ufrag) from a binding request, if this
+/// datagram is one. Never panics on garbage.
+pub(crate) fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    const USERNAME: u16 = 0x0006;
+    if datagram.len() < 20 || datagram[0] & 0xC0 != 0 || datagram[4..8] != MAGIC {
+        return None;
+    }
+    let length = u16::from_be_bytes([datagram[2], datagram[3]]) as usize;
+    let body = datagram.get(20..20 + length)?;
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let typ = u16::from_be_bytes([body[at], body[at + 1]]);
+        let len = u16::from_be_bytes([body[at + 2], body[at + 3]]) as usize;
+        let value = body.get(at + 4..at + 4 + len)?;
+        if typ == USERNAME {
+            let text = std::str::from_utf8(value).ok()?;
+            return text.split(':').next();
+        }
+        at += 4 + len.div_ceil(4) * 4;
+    }
+    None
+}
+
+/// Lists the codecs each `m=` section of an answer ended up with, to refuse offers with none.
+fn answer_has_codec(sdp: &str, kind: &str) -> bool {
+    let mut in_section = false;
+    let mut has_codec = false;
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            if in_section && has_codec {
+                return true;
+            }
+            in_section = rest.starts_with(kind) && !rest.contains(" 0 ");
+            has_codec = false;
+        } else if in_section && line.starts_with("a=rtpmap:") {
+            let lower = line.to_ascii_lowercase();
+            if lower.contains("h264") || lower.contains("vp8") || lower.contains("opus") {
+                has_codec = true;
+            }
+        }
+    }
+    in_section && has_codec
+}
+
+impl Worker {
+    async fn run(&mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            self.drain_dirty();
+            let now = Instant::now();
+            let deadline = self
+                .peers
+                .values()
+                .filter_map(|p| p.next_timeout)
+                .min()
+                .unwrap_or(now + IDLE_TICK)
+                .min(now + IDLE_TICK);
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Stop) | None => break,
+                    Some(command) => self.command(command),
+                },
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => self.datagram(&buf[..n], from),
+                    Err(error) => {
+                        // ICMP port unreachable and the like surface here; keep serving.
+                        tracing::debug!(%error, "media socket receive error");
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => self.timeouts(),
+            }
+        }
+        for (_, mut peer) in self.peers.drain() {
+            let _ = peer.pc.close();
+        }
+    }
+
+    fn emit(&self, event: SfuEvent) {
+        if self.events.try_send(event).is_err() {
+            tracing::warn!("SFU event queue full; event dropped");
+        }
+    }
+
+    fn mark(&mut self, peer: PeerId) {
+        if !self.dirty.contains(&peer) {
+            self.dirty.push(peer);
+        }
+    }
+
+    fn datagram(&mut self, data: &[u8], from: SocketAddr) {
+        Counters::add(&self.counters.packets_in, 1);
+        Counters::add(&self.counters.bytes_in, data.len() as u64);
+        // A STUN request names its peer; it also re-points the address after a network change.
+        let peer = match stun_local_ufrag(data).and_then(|u| self.by_ufrag.get(u).copied()) {
+            Some(peer) => {
+                if self.by_addr.get(&from) != Some(&peer) {
+                    self.by_addr.insert(from, peer);
+                    if let Some(p) = self.peers.get_mut(&peer)
+                        && !p.addrs.contains(&from)
+                    {
+                        p.addrs.push(from);
+                    }
+                }
+                peer
+            }
+            None => match self.by_addr.get(&from) {
+                Some(peer) => *peer,
+                None => {
+                    Counters::add(&self.counters.dropped_datagrams, 1);
+                    return;
+                }
+            },
+        };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            Counters::add(&self.counters.dropped_datagrams, 1);
+            return;
+        };
+        let result = p.pc.handle_read(TaggedBytesMut {
+            now: Instant::now(),
+            transport: TransportContext {
+                local_addr: self.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        });
+        if let Err(error) = result {
+            // Garbage or a replayed/undecryptable packet: drop it, keep the peer.
+            tracing::trace!(%error, %peer, "datagram rejected");
+            Counters::add(&self.counters.dropped_datagrams, 1);
+        }
+        self.mark(peer);
+    }
+
+    fn timeouts(&mut self) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.next_timeout.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(p) = self.peers.get_mut(&id) {
+                let _ = p.pc.handle_timeout(now);
+            }
+            self.mark(id);
+        }
+        for (id, p) in &self.peers {
+            if !p.connected && now.duration_since(p.created) > CONNECT_TIMEOUT {
+                expired.push(*id);
+            }
+        }
+        for id in expired {
+            tracing::info!(peer = %id, "peer did not connect in time");
+            self.remove_peer(id);
+            self.emit(SfuEvent::PeerState {
+                peer: id,
+                state: PeerState::Failed,
+            });
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::CreatePeer {
+                peer,
+                role,
+                offer,
+                reply,
+            } => {
+                let result = self.create_peer(peer, role, offer);
+                let _ = reply.send(result);
+            }
+            Command::RemovePeer { peer } => self.remove_peer(peer),
+            Command::Attach {
+                publisher,
+                subscriber,
+                slot,
+                reply,
+            } => {
+                let _ = reply.send(self.attach(publisher, subscriber, slot));
+            }
+            Command::Detach {
+                publisher,
+                subscriber,
+                slot,
+            } => self.detach(publisher, subscriber, slot),
+            Command::SetReturnAudio {
+                subscriber,
+                publisher,
+                enabled,
+            } => self.set_return_audio(subscriber, publisher, enabled),
+            Command::RequestKeyframe { publisher } => self.request_keyframe(publisher, true),
+            Command::Stop => {}
+        }
+    }
+
+    fn create_peer(
+        &mut self,
+        id: PeerId,
+        role: PeerRole,
+        offer: String,
+    ) -> Result<String, SfuError> {
+        let internal = |e: rtc::shared::error::Error| SfuError::Internal(e.to_string());
+        let offer = RTCSessionDescription::offer(offer)
+            .map_err(|e| SfuError::BadOffer(e.to_string()))?;
+        let ufrag = random_string(16);
+        let settings = SettingEngineBuilder::new()
+            .with_lite(true)
+            .with_ice_credentials(ufrag.clone(), random_string(32))
+            .with_answering_dtls_role(RTCDtlsRole::Server)
+            .build();
+        let mut engine = media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(internal)?;
+        let now = Instant::now();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings)
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .map_err(internal)?;
+
+        let add = |pc: &mut RTCPeerConnection,
+                       name: String,
+                       kind: RtpCodecKind,
+                       direction: RTCRtpTransceiverDirection|
+         -> Result<OutStream, SfuError> {
+            let ssrc = rand::random::<u32>();
+            let track = local_track(&name, kind, ssrc);
+            let encodings = track.codings().to_vec();
+            let transceiver = pc
+                .add_transceiver_from_track(
+                    track,
+                    Some(RTCRtpTransceiverInit {
+                        direction,
+                        streams: vec![],
+                        send_encodings: encodings,
+                    }),
+                )
+                .map_err(internal)?;
+            let clock = if kind == RtpCodecKind::Audio { 48_000 } else { 90_000 };
+            Ok(OutStream {
+                sender: RTCRtpSenderId::from(transceiver),
+                track_id: name,
+                ssrc,
+                rewriter: StreamRewriter::new(clock),
+                payload_types: Vec::new(),
+            })
+        };
+        let mut role = match role {
+            PeerRole::Publisher => Role::Publisher {
+                // Sendrecv: the camera's microphone arrives on the same transceiver.
+                return_audio: add(
+                    &mut pc,
+                    "return-audio".into(),
+                    RtpCodecKind::Audio,
+                    RTCRtpTransceiverDirection::Sendrecv,
+                )?,
+                routes: Vec::new(),
+                last_keyframe_request: None,
+                media_flowing: false,
+            },
+            PeerRole::Subscriber { slots } => {
+                let mut list = Vec::new();
+                for i in 0..slots {
+                    let video = add(
+                        &mut pc,
+                        format!("slot{i}-video"),
+                        RtpCodecKind::Video,
+                        RTCRtpTransceiverDirection::Sendonly,
+                    )?;
+                    let audio = add(
+                        &mut pc,
+                        format!("slot{i}-audio"),
+                        RtpCodecKind::Audio,
+                        RTCRtpTransceiverDirection::Sendonly,
+                    )?;
+                    list.push(Slot {
+                        video,
+                        audio,
+                        source: None,
+                    });
+                }
+                Role::Subscriber {
+                    slots: list,
+                    return_targets: Vec::new(),
+                }
+            }
+        };
+        pc.set_remote_description(now, offer)
+            .map_err(|e| SfuError::BadOffer(e.to_string()))?;
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.advertised.ip().to_string(),
+                port: self.advertised.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(internal)?;
+        let candidate = RTCIceCandidate::from(&candidate).to_json().map_err(internal)?;
+        pc.add_local_candidate(candidate).map_err(internal)?;
+        let answer = pc
+            .create_answer(None)
+            .map_err(|e| SfuError::BadOffer(e.to_string()))?;
+        pc.set_local_description(now, answer).map_err(internal)?;
+        let sdp = pc
+            .local_description()
+            .map(|d| d.sdp.clone())
+            .ok_or_else(|| SfuError::Internal("no local description".into()))?;
+        let usable = match role {
+            Role::Publisher { .. } => answer_has_codec(&sdp, "video"),
+            Role::Subscriber { .. } => answer_has_codec(&sdp, "video"),
+        };
+        if !usable {
+            let _ = pc.close();
+            return Err(SfuError::NoSupportedCodec(
+                "offer H.264 (packetization-mode=1) or VP8".into(),
+            ));
+        }
+        // Learn the payload types the browser accepted for each of our senders.
+        let streams: Vec<&mut OutStream> = match &mut role {
+            Role::Publisher { return_audio, .. } => vec![return_audio],
+            Role::Subscriber { slots, .. } => slots
+                .iter_mut()
+                .flat_map(|s| [&mut s.video, &mut s.audio])
+                .collect(),
+        };
+        for stream in streams {
+            if let Some(mut sender) = pc.rtp_sender(stream.sender) {
+                stream.payload_types = sender
+                    .get_parameters()
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .map(|c| (Codec::from_mime(&c.rtp_codec.mime_type), c.payload_type))
+                    .filter(|(c, _)| *c != Codec::Other)
+                    .collect();
+            }
+        }
+        if let Some(old) = self.peers.contains_key(&id).then_some(id) {
+            self.remove_peer(old);
+        }
+        match role {
+            Role::Publisher { .. } => Counters::add(&self.counters.publishers, 1),
+            Role::Subscriber { .. } => Counters::add(&self.counters.subscribers, 1),
+        }
+        Counters::add(&self.counters.peers, 1);
+        let next_timeout = pc.poll_timeout();
+        self.by_ufrag.insert(ufrag.clone(), id);
+        self.peers.insert(
+            id,
+            Peer {
+                pc,
+                ufrag,
+                addrs: Vec::new(),
+                role,
+                remote: HashMap::new(),
+                created: now,
+                connected: false,
+                next_timeout,
+            },
+        );
+        self.mark(id);
+        Ok(sdp)
+    }
+
+    fn remove_peer(&mut self, id: PeerId) {
+        let Some(mut peer) = self.peers.remove(&id) else {
+            return;
+        };
+        let _ = peer.pc.close();
+        self.by_ufrag.remove(&peer.ufrag);
+        for addr in &peer.addrs {
+            if self.by_addr.get(addr) == Some(&id) {
+                self.by_addr.remove(addr);
+            }
+        }
+        let dec = |c: &std::sync::atomic::AtomicU64| {
+            c.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        dec(&self.counters.peers);
+        match peer.role {
+            Role::Publisher { routes, .. } => {
+                dec(&self.counters.publishers);
+                for (subscriber, slot) in routes {
+                    self.clear_slot(subscriber, slot, id);
+                }
+                for other in self.peers.values_mut() {
+                    if let Role::Subscriber { return_targets, .. } = &mut other.role {
+                        return_targets.retain(|p| *p != id);
+                    }
+                }
+            }
+            Role::Subscriber { slots, .. } => {
+                dec(&self.counters.subscribers);
+                for (slot, s) in slots.into_iter().enumerate() {
+                    if let Some(source) = s.source {
+                        self.unroute(source, id, slot as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    fn clear_slot(&mut self, subscriber: PeerId, slot: u32, source: PeerId) {
+        if let Some(Peer {
+            role: Role::Subscriber { slots, .. },
+            ..
+        }) = self.peers.get_mut(&subscriber)
+            && let Some(s) = slots.get_mut(slot as usize)
+            && s.source == Some(source)
+        {
+            s.source = None;
+            s.video.rewriter.reset_source();
+            s.audio.rewriter.reset_source();
+            self.counters
+                .routes
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn unroute(&mut self, publisher: PeerId, subscriber: PeerId, slot: u32) {
+        if let Some(Peer {
+            role: Role::Publisher { routes, .. },
+            ..
+        }) = self.peers.get_mut(&publisher)
+        {
+            routes.retain(|r| *r != (subscriber, slot));
+        }
+    }
+
+    fn attach(&mut self, publisher: PeerId, subscriber: PeerId, slot: u32) -> Result<(), SfuError> {
+        match self.peers.get(&publisher) {
+            Some(Peer {
+                role: Role::Publisher { .. },
+                ..
+            }) => {}
+            _ => return Err(SfuError::NoSuchPeer(publisher)),
+        }
+        let previous = match self.peers.get_mut(&subscriber) {
+            Some(Peer {
+                role: Role::Subscriber { slots, .. },
+                ..
+            }) => {
+                let s = slots
+                    .get_mut(slot as usize)
+                    .ok_or(SfuError::NoSuchSlot {
+                        peer: subscriber,
+                        slot,
+                    })?;
+                let previous = s.source.replace(publisher);
+                s.video.rewriter.reset_source();
+                s.audio.rewriter.reset_source();
+                previous
+            }
+            _ => return Err(SfuError::NoSuchPeer(subscriber)),
+        };
+        match previous {
+            Some(old) if old != publisher => self.unroute(old, subscriber, slot),
+            Some(_) => {}
+            None => Counters::add(&self.counters.routes, 1),
+        }
+        if let Some(Peer {
+            role: Role::Publisher { routes, .. },
+            ..
+        }) = self.peers.get_mut(&publisher)
+            && !routes.contains(&(subscriber, slot))
+        {
+            routes.push((subscriber, slot));
+        }
+        // A new viewer needs a keyframe now, not at the next periodic one.
+        self.request_keyframe(publisher, true);
+        Ok(())
+    }
+
+    fn detach(&mut self, publisher: PeerId, subscriber: PeerId, slot: u32) {
+        self.unroute(publisher, subscriber, slot);
+        self.clear_slot(subscriber, slot, publisher);
+        self.set_return_audio(subscriber, publisher, false);
+    }
+
+    fn set_return_audio(&mut self, subscriber: PeerId, publisher: PeerId, enabled: bool) {
+        if let Some(Peer {
+            role: Role::Subscriber { return_targets, .. },
+            ..
+        }) = self.peers.get_mut(&subscriber)
+        {
+            return_targets.retain(|p| *p != publisher);
+            if enabled {
+                return_targets.push(publisher);
+            }
+        }
+        if let Some(Peer {
+            role: Role::Publisher { return_audio, .. },
+            ..
+        }) = self.peers.get_mut(&publisher)
+        {
+            return_audio.rewriter.reset_source();
+        }
+    }
+
+    /// Sends a PLI to the publisher's video, at most once per [`KEYFRAME_REQUEST_INTERVAL`]
+    /// unless `force`d.
+    fn request_keyframe(&mut self, publisher: PeerId, force: bool) {
+        let Some(peer) = self.peers.get_mut(&publisher) else {
+            return;
+        };
+        let Role::Publisher {
+            last_keyframe_request,
+            ..
+        } = &mut peer.role
+        else {
+            return;
+        };
+        let now = Instant::now();
+        if !force
+            && last_keyframe_request
+                .is_some_and(|at| now.duration_since(at) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        let video = peer
+            .remote
+            .values()
+            .find(|(t, _)| t.kind == RtpCodecKind::Video)
+            .map(|(t, _)| (t.receiver, t.ssrc));
+        let Some((receiver, media_ssrc)) = video else {
+            return;
+        };
+        *last_keyframe_request = Some(now);
+        if let Some(mut receiver) = peer.pc.rtp_receiver(receiver) {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            if receiver.write_rtcp(now, vec![Box::new(pli)]).is_ok() {
+                Counters::add(&self.counters.plis_sent, 1);
+            }
+        }
+        self.mark(publisher);
+    }
+
+    /// Drains every dirty peer until nothing is left to do.
+    fn drain_dirty(&mut self) {
+        while let Some(id) = self.dirty.pop() {
+            self.drain_peer(id);
+            let mut inbox = std::mem::take(&mut self.inbox);
+            for (from, message) in inbox.drain(..) {
+                self.forward(from, message);
+            }
+            self.inbox = inbox;
+        }
+    }
+
+    fn drain_peer(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        while let Some(out) = peer.pc.poll_write() {
+            match self
+                .socket
+                .try_send_to(&out.message, out.transport.peer_addr)
+            {
+                Ok(n) => {
+                    Counters::add(&self.counters.packets_out, 1);
+                    Counters::add(&self.counters.bytes_out, n as u64);
+                }
+                // A full socket buffer drops this datagram; RTP/ICE recover as on any loss.
+                Err(_) => Counters::add(&self.counters.dropped_datagrams, 1),
+            }
+        }
+        let mut state_change = None;
+        let mut opened = Vec::new();
+        while let Some(event) = peer.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                    state_change = Some(state);
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    opened.push(init);
+                }
+                _ => {}
+            }
+        }
+        for init in opened {
+            if let Some(receiver) = peer.pc.rtp_receiver(init.receiver_id) {
+                let track = receiver.track();
+                let kind = track.kind();
+                let mime = track
+                    .codec(init.ssrc)
+                    .map(|c| Codec::from_mime(&c.mime_type))
+                    .unwrap_or(Codec::Other);
+                peer.remote.insert(
+                    init.track_id.clone(),
+                    (
+                        RemoteTrack {
+                            kind,
+                            receiver: init.receiver_id,
+                            ssrc: init.ssrc,
+                            highest_seq: None,
+                        },
+                        mime,
+                    ),
+                );
+            }
+        }
+        while let Some(TaggedRTCMessage { message, .. }) = peer.pc.poll_read() {
+            self.inbox.push((id, message));
+        }
+        peer.next_timeout = peer.pc.poll_timeout();
+        if let Some(state) = state_change {
+            let mapped = match state {
+                RTCPeerConnectionState::Connecting => Some(PeerState::Connecting),
+                RTCPeerConnectionState::Connected => {
+                    peer.connected = true;
+                    Some(PeerState::Connected)
+                }
+                RTCPeerConnectionState::Disconnected => Some(PeerState::Disconnected),
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                    Some(PeerState::Failed)
+                }
+                _ => None,
+            };
+            if let Some(mapped) = mapped {
+                self.emit(SfuEvent::PeerState {
+                    peer: id,
+                    state: mapped,
+                });
+                if mapped == PeerState::Failed {
+                    self.remove_peer(id);
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, from: PeerId, message: RTCMessage) {
+        match message {
+            RTCMessage::RtpPacket(track_id, packet) => self.forward_rtp(from, &track_id, packet),
+            RTCMessage::RtcpPacket(track_id, packets) => self.handle_rtcp(from, &track_id, packets),
+            _ => {}
+        }
+    }
+
+    fn forward_rtp(&mut self, from: PeerId, track_id: &str, mut packet: rtc::rtp::Packet) {
+        let now = Instant::now();
+        // Phase 1: read what we need from the sending peer.
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        let Some((track, codec)) = peer.remote.get_mut(track_id) else {
+            return;
+        };
+        let (kind, codec) = (track.kind, *codec);
+        let seq = packet.header.sequence_number;
+        match track.highest_seq {
+            Some(highest) => {
+                let diff = seq.wrapping_sub(highest);
+                if diff != 0 && diff < 0x8000 {
+                    if diff > 1 {
+                        Counters::add(&self.counters.rtp_lost, u64::from(diff - 1));
+                    }
+                    track.highest_seq = Some(seq);
+                }
+            }
+            None => track.highest_seq = Some(seq),
+        }
+        let mut newly_flowing = false;
+        let fanout = match &mut peer.role {
+            Role::Publisher {
+                routes,
+                media_flowing,
+                ..
+            } => {
+                newly_flowing = !*media_flowing;
+                *media_flowing = true;
+                Fanout::Slots(routes.clone())
+            }
+            Role::Subscriber { return_targets, .. } if kind == RtpCodecKind::Audio => {
+                Fanout::Return(return_targets.clone())
+            }
+            Role::Subscriber { .. } => return,
+        };
+        if newly_flowing {
+            self.emit(SfuEvent::MediaFlowing { peer: from });
+        }
+        // Extensions are negotiated per connection; forwarding them under another id would
+        // corrupt them, so they are dropped and each leg adds its own.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        packet.header.extension_profile = 0;
+        let (in_ssrc, in_seq, in_ts) = (
+            packet.header.ssrc,
+            packet.header.sequence_number,
+            packet.header.timestamp,
+        );
+        // Phase 2: write into each destination.
+        let destinations: Vec<(PeerId, Option<u32>)> = match fanout {
+            Fanout::Slots(routes) => routes.into_iter().map(|(p, s)| (p, Some(s))).collect(),
+            Fanout::Return(targets) => targets.into_iter().map(|p| (p, None)).collect(),
+        };
+        for (to, slot) in destinations {
+            let Some(dest) = self.peers.get_mut(&to) else {
+                continue;
+            };
+            let stream = match (&mut dest.role, slot) {
+                (Role::Subscriber { slots, .. }, Some(slot)) => match slots.get_mut(slot as usize) {
+                    Some(s) if kind == RtpCodecKind::Video => &mut s.video,
+                    Some(s) => &mut s.audio,
+                    None => continue,
+                },
+                (Role::Publisher { return_audio, .. }, None) => return_audio,
+                _ => continue,
+            };
+            let Some(pt) = stream.payload_type_for(codec) else {
+                continue;
+            };
+            let out = stream.rewriter.rewrite(in_ssrc, in_seq, in_ts, now);
+            let mut copy = packet.clone();
+            copy.header.ssrc = stream.ssrc;
+            copy.header.payload_type = pt;
+            copy.header.sequence_number = out.seq;
+            copy.header.timestamp = out.ts;
+            let sender_id = stream.sender;
+            if let Some(mut sender) = dest.pc.rtp_sender(sender_id)
+                && sender.write_rtp(now, copy).is_ok()
+            {
+                Counters::add(&self.counters.rtp_forwarded, 1);
+            }
+            self.mark(to);
+        }
+    }
+
+    fn handle_rtcp(
+        &mut self,
+        from: PeerId,
+        track_id: &str,
+        packets: Vec<Box<dyn rtc::rtcp::Packet>>,
+    ) {
+        let Some(Peer {
+            role: Role::Subscriber { slots, .. },
+            ..
+        }) = self.peers.get(&from)
+        else {
+            return;
+        };
+        // Which slot's video is this feedback about?
+        let source = slots
+            .iter()
+            .find(|s| s.video.track_id == track_id)
+            .and_then(|s| s.source);
+        for packet in &packets {
+            let any = packet.as_any();
+            if any.is::<TransportLayerNack>() {
+                Counters::add(&self.counters.nacks_received, 1);
+            } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                Counters::add(&self.counters.plis_received, 1);
+                if let Some(source) = source {
+                    self.request_keyframe(source, false);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stun_username_is_found_and_garbage_is_ignored() {
+        // A binding request with USERNAME "abcd:wxyz".
+        let mut msg = vec![0x00, 0x01, 0x00, 0x0C, 0x21, 0x12, 0xA4, 0x42];
+        msg.extend_from_slice(&[0u8; 12]);
+        msg.extend_from_slice(&[0x00, 0x06, 0x00, 0x09]);
+        msg.extend_from_slice(b"abcd:wxyz");
+        msg.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(stun_local_ufrag(&msg), Some("abcd"));
+        assert_eq!(stun_local_ufrag(&msg[..25]), None, "truncated");
+        assert_eq!(stun_local_ufrag(&[0x80; 40]), None, "RTP");
+        assert_eq!(stun_local_ufrag(&[]), None);
+        let mut lying = msg.clone();
+        lying[3] = 0xFF; // claims a longer body than it has
+        assert_eq!(stun_local_ufrag(&lying), None);
+        let mut bad_attr = msg.clone();
+        bad_attr[22] = 0xFF; // attribute length beyond the body
+        assert_eq!(stun_local_ufrag(&bad_attr), None);
+    }
+
+    #[test]
+    fn answers_without_a_video_codec_are_detected() {
+        let good = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        assert!(answer_has_codec(good, "video"));
+        let none = "v=0\r\nm=video 0 UDP/TLS/RTP/SAVPF 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        assert!(!answer_has_codec(none, "video"));
+    }
+}
