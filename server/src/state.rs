@@ -27,10 +27,11 @@ impl AppState {
     /// port). Must run inside a Tokio runtime.
     pub fn start(config: Config, db: Db, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let objects_dir = config.objects_dir();
-        let (sfu, sfu_events) = remote_assist_sfu::SfuHandle::start(remote_assist_sfu::SfuConfig {
-            bind: config.media_bind(),
-            advertised_ip: Some(config.media_advertised_ip()),
-        })?;
+        let (sfu, sfu_events) =
+            remote_assist_sfu::SfuHandle::start(remote_assist_sfu::SfuConfig {
+                bind: config.media_bind(),
+                advertised_ip: Some(config.media_advertised_ip()),
+            })?;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let live = crate::live::hub::start_with(

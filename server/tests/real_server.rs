@@ -30,7 +30,7 @@ fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--data-dir"])
         .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--media-port", "0"])
         .args(extra)
         .env_remove("RA_DATABASE_URL")
         .env("RA_LOG_LEVEL", "debug")

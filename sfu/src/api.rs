@@ -55,9 +55,14 @@ pub enum PeerState {
 /// What the media plane tells the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SfuEvent {
-    PeerState { peer: PeerId, state: PeerState },
+    PeerState {
+        peer: PeerId,
+        state: PeerState,
+    },
     /// The first media packet of a publisher arrived (video or audio).
-    MediaFlowing { peer: PeerId },
+    MediaFlowing {
+        peer: PeerId,
+    },
 }
 
 /// Where the SFU listens and what it advertises.

@@ -34,20 +34,90 @@ impl Counters {
     pub fn snapshot(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
         let g = Self::get;
         vec![
-            ("ra_media_peers", "Media peer connections.", "gauge", g(&self.peers)),
-            ("ra_media_publishers", "Camera (publishing) peers.", "gauge", g(&self.publishers)),
-            ("ra_media_subscribers", "Supporter (subscribing) peers.", "gauge", g(&self.subscribers)),
-            ("ra_media_routes", "Camera-to-slot routes (tracks being forwarded).", "gauge", g(&self.routes)),
-            ("ra_media_packets_in_total", "UDP datagrams received.", "counter", g(&self.packets_in)),
-            ("ra_media_bytes_in_total", "UDP bytes received.", "counter", g(&self.bytes_in)),
-            ("ra_media_packets_out_total", "UDP datagrams sent.", "counter", g(&self.packets_out)),
-            ("ra_media_bytes_out_total", "UDP bytes sent.", "counter", g(&self.bytes_out)),
-            ("ra_media_rtp_forwarded_total", "RTP packets forwarded to subscribers.", "counter", g(&self.rtp_forwarded)),
-            ("ra_media_rtp_lost_total", "RTP packets missing from publishers (sequence gaps).", "counter", g(&self.rtp_lost)),
-            ("ra_media_nacks_received_total", "NACK feedback packets received from subscribers.", "counter", g(&self.nacks_received)),
-            ("ra_media_plis_sent_total", "Keyframe requests sent to publishers.", "counter", g(&self.plis_sent)),
-            ("ra_media_plis_received_total", "Keyframe requests received from subscribers.", "counter", g(&self.plis_received)),
-            ("ra_media_dropped_datagrams_total", "Datagrams dropped (unknown sender, garbage, no peer).", "counter", g(&self.dropped_datagrams)),
+            (
+                "ra_media_peers",
+                "Media peer connections.",
+                "gauge",
+                g(&self.peers),
+            ),
+            (
+                "ra_media_publishers",
+                "Camera (publishing) peers.",
+                "gauge",
+                g(&self.publishers),
+            ),
+            (
+                "ra_media_subscribers",
+                "Supporter (subscribing) peers.",
+                "gauge",
+                g(&self.subscribers),
+            ),
+            (
+                "ra_media_routes",
+                "Camera-to-slot routes (tracks being forwarded).",
+                "gauge",
+                g(&self.routes),
+            ),
+            (
+                "ra_media_packets_in_total",
+                "UDP datagrams received.",
+                "counter",
+                g(&self.packets_in),
+            ),
+            (
+                "ra_media_bytes_in_total",
+                "UDP bytes received.",
+                "counter",
+                g(&self.bytes_in),
+            ),
+            (
+                "ra_media_packets_out_total",
+                "UDP datagrams sent.",
+                "counter",
+                g(&self.packets_out),
+            ),
+            (
+                "ra_media_bytes_out_total",
+                "UDP bytes sent.",
+                "counter",
+                g(&self.bytes_out),
+            ),
+            (
+                "ra_media_rtp_forwarded_total",
+                "RTP packets forwarded to subscribers.",
+                "counter",
+                g(&self.rtp_forwarded),
+            ),
+            (
+                "ra_media_rtp_lost_total",
+                "RTP packets missing from publishers (sequence gaps).",
+                "counter",
+                g(&self.rtp_lost),
+            ),
+            (
+                "ra_media_nacks_received_total",
+                "NACK feedback packets received from subscribers.",
+                "counter",
+                g(&self.nacks_received),
+            ),
+            (
+                "ra_media_plis_sent_total",
+                "Keyframe requests sent to publishers.",
+                "counter",
+                g(&self.plis_sent),
+            ),
+            (
+                "ra_media_plis_received_total",
+                "Keyframe requests received from subscribers.",
+                "counter",
+                g(&self.plis_received),
+            ),
+            (
+                "ra_media_dropped_datagrams_total",
+                "Datagrams dropped (unknown sender, garbage, no peer).",
+                "counter",
+                g(&self.dropped_datagrams),
+            ),
         ]
     }
 }

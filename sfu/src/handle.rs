@@ -67,8 +67,7 @@ impl SfuHandle {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, event_rx) = mpsc::channel(EVENT_QUEUE);
         let counters = std::sync::Arc::new(Counters::default());
-        let local_addr =
-            crate::worker::spawn(config, command_rx, events, counters.clone())?;
+        let local_addr = crate::worker::spawn(config, command_rx, events, counters.clone())?;
         Ok((
             SfuHandle {
                 commands,

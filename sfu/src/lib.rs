@@ -9,12 +9,14 @@
 
 mod api;
 mod counters;
+mod feedback;
 mod handle;
 mod rewrite;
 mod worker;
 
 pub use api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};
 pub use counters::Counters;
+pub use feedback::{DELIVER_FEEDBACK_SLOT, DeliverFeedback};
 pub use handle::SfuHandle;
 
 /// Cameras one supporter can watch at once unless configured otherwise (R1).

@@ -552,8 +552,8 @@ impl Worker {
         offer: String,
     ) -> Result<String, SfuError> {
         let internal = |e: rtc::shared::error::Error| SfuError::Internal(e.to_string());
-        let offer = RTCSessionDescription::offer(offer)
-            .map_err(|e| SfuError::BadOffer(e.to_string()))?;
+        let offer =
+            RTCSessionDescription::offer(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
         let ufrag = random_string(16);
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
@@ -561,7 +561,11 @@ impl Worker {
             .with_answering_dtls_role(RTCDtlsRole::Server)
             .build();
         let mut engine = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine).map_err(internal)?;
+        let registry = Registry::new().with(
+            rtc::interceptor::Slot::from(crate::feedback::DELIVER_FEEDBACK_SLOT),
+            crate::feedback::DeliverFeedback::default(),
+        );
+        let registry = register_default_interceptors(registry, &mut engine).map_err(internal)?;
         let now = Instant::now();
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -572,9 +576,9 @@ impl Worker {
             .map_err(internal)?;
 
         let add = |pc: &mut RTCPeerConnection,
-                       name: String,
-                       kind: RtpCodecKind,
-                       direction: RTCRtpTransceiverDirection|
+                   name: String,
+                   kind: RtpCodecKind,
+                   direction: RTCRtpTransceiverDirection|
          -> Result<OutStream, SfuError> {
             let ssrc = rand::random::<u32>();
             let track = local_track(&name, kind, ssrc);
@@ -589,7 +593,11 @@ impl Worker {
                     }),
                 )
                 .map_err(internal)?;
-            let clock = if kind == RtpCodecKind::Audio { 48_000 } else { 90_000 };
+            let clock = if kind == RtpCodecKind::Audio {
+                48_000
+            } else {
+                90_000
+            };
             Ok(OutStream {
                 sender: RTCRtpSenderId::from(transceiver),
                 track_id: name,
@@ -652,7 +660,9 @@ impl Worker {
         }
         .new_candidate_host()
         .map_err(internal)?;
-        let candidate = RTCIceCandidate::from(&candidate).to_json().map_err(internal)?;
+        let candidate = RTCIceCandidate::from(&candidate)
+            .to_json()
+            .map_err(internal)?;
         pc.add_local_candidate(candidate).map_err(internal)?;
         let answer = pc
             .create_answer(None)
@@ -797,12 +807,10 @@ impl Worker {
                 role: Role::Subscriber { slots, .. },
                 ..
             }) => {
-                let s = slots
-                    .get_mut(slot as usize)
-                    .ok_or(SfuError::NoSuchSlot {
-                        peer: subscriber,
-                        slot,
-                    })?;
+                let s = slots.get_mut(slot as usize).ok_or(SfuError::NoSuchSlot {
+                    peer: subscriber,
+                    slot,
+                })?;
                 let previous = s.source.replace(publisher);
                 s.video.rewriter.reset_source();
                 s.audio.rewriter.reset_source();
@@ -1058,11 +1066,13 @@ impl Worker {
                 continue;
             };
             let stream = match (&mut dest.role, slot) {
-                (Role::Subscriber { slots, .. }, Some(slot)) => match slots.get_mut(slot as usize) {
-                    Some(s) if kind == RtpCodecKind::Video => &mut s.video,
-                    Some(s) => &mut s.audio,
-                    None => continue,
-                },
+                (Role::Subscriber { slots, .. }, Some(slot)) => {
+                    match slots.get_mut(slot as usize) {
+                        Some(s) if kind == RtpCodecKind::Video => &mut s.video,
+                        Some(s) => &mut s.audio,
+                        None => continue,
+                    }
+                }
                 (Role::Publisher { return_audio, .. }, None) => return_audio,
                 _ => continue,
             };
@@ -1124,7 +1134,7 @@ mod tests {
     #[test]
     fn stun_username_is_found_and_garbage_is_ignored() {
         // A binding request with USERNAME "abcd:wxyz".
-        let mut msg = vec![0x00, 0x01, 0x00, 0x0C, 0x21, 0x12, 0xA4, 0x42];
+        let mut msg = vec![0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xA4, 0x42];
         msg.extend_from_slice(&[0u8; 12]);
         msg.extend_from_slice(&[0x00, 0x06, 0x00, 0x09]);
         msg.extend_from_slice(b"abcd:wxyz");

@@ -92,7 +92,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = state.metrics.render(sessions, *START_TIME_SECS);
     for (name, help, kind, value) in state.live.sfu.counters().snapshot() {
         use std::fmt::Write;
-        let _ = writeln!(body, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            body,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     }
     (
         [(

@@ -20,11 +20,11 @@ use super::protocol::{
     RemovalReason, ServerMessage, SignalError, SupporterRef, client_message_type,
 };
 use crate::auth::ClientInfo;
-use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
-use crate::ids::{DeviceId, GroupId, UserId};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
+use crate::ids::{DeviceId, GroupId, UserId};
 use crate::metrics::Metrics;
 
 /// What the hub needs of the application: configuration, storage, time.
@@ -481,7 +481,9 @@ impl Hub {
         let request = client_message_type(&message);
         match (message, who) {
             (ClientMessage::Ping {}, _) => self.send(conn, ServerMessage::Pong),
-            (ClientMessage::Hello { .. }, _) => self.error(conn, SignalError::BadMessage, Some(request)),
+            (ClientMessage::Hello { .. }, _) => {
+                self.error(conn, SignalError::BadMessage, Some(request))
+            }
             (ClientMessage::Offer { sdp }, Who::Supporter { .. }) => {
                 self.supporter_offer(conn, sdp).await
             }
@@ -526,14 +528,36 @@ impl Hub {
                     let _ = self.sfu.request_keyframe(peer).await;
                 }
             }
-            (ClientMessage::CallForHelp {}, Who::Camera { device_id, group_id, .. }) => {
+            (
+                ClientMessage::CallForHelp {},
+                Who::Camera {
+                    device_id,
+                    group_id,
+                    ..
+                },
+            ) => {
                 if let Some(camera) = self.cameras.get_mut(&device_id) {
                     camera.calling = camera.session.is_none();
                 }
-                self.audit(conn, "live.call_for_help", Some(device_id.to_string()), group_id, Outcome::Success, None).await;
+                self.audit(
+                    conn,
+                    "live.call_for_help",
+                    Some(device_id.to_string()),
+                    group_id,
+                    Outcome::Success,
+                    None,
+                )
+                .await;
                 self.broadcast_presence(group_id).await;
             }
-            (ClientMessage::CancelCall {}, Who::Camera { device_id, group_id, .. }) => {
+            (
+                ClientMessage::CancelCall {},
+                Who::Camera {
+                    device_id,
+                    group_id,
+                    ..
+                },
+            ) => {
                 if let Some(camera) = self.cameras.get_mut(&device_id) {
                     camera.calling = false;
                 }
@@ -672,7 +696,10 @@ impl Hub {
             .await;
             return self.error(conn, SignalError::CameraNotFound, request);
         };
-        let Some(camera) = self.cameras.get(&device).filter(|c| c.conn.is_some() || c.session.is_some())
+        let Some(camera) = self
+            .cameras
+            .get(&device)
+            .filter(|c| c.conn.is_some() || c.session.is_some())
         else {
             return self.error(conn, SignalError::CameraOffline, request);
         };
@@ -695,7 +722,15 @@ impl Hub {
             None => {}
         }
         let Some(slot) = self.conns[&conn].slots.iter().position(Option::is_none) else {
-            self.audit(conn, "live.connect_camera", Some(device.to_string()), group, Outcome::Failure, Some("too many cameras".into())).await;
+            self.audit(
+                conn,
+                "live.connect_camera",
+                Some(device.to_string()),
+                group,
+                Outcome::Failure,
+                Some("too many cameras".into()),
+            )
+            .await;
             return self.error(conn, SignalError::TooManyCameras, request);
         };
         let slot = slot as u32;
@@ -840,7 +875,8 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for device in expired {
-            self.remove_from_session(device, RemovalReason::Offline).await;
+            self.remove_from_session(device, RemovalReason::Offline)
+                .await;
             if let Some(camera) = self.cameras.remove(&device) {
                 if let Some(peer) = camera.peer {
                     self.peers.remove(&peer);
@@ -852,7 +888,8 @@ impl Hub {
     }
 
     async fn revoke(&mut self, device: DeviceId) {
-        self.remove_from_session(device, RemovalReason::Revoked).await;
+        self.remove_from_session(device, RemovalReason::Revoked)
+            .await;
         if let Some(camera) = self.cameras.remove(&device) {
             if let Some(conn) = camera.conn
                 && let Some(c) = self.conns.remove(&conn)
@@ -868,7 +905,7 @@ impl Hub {
     }
 
     async fn sfu_event(&mut self, event: SfuEvent) {
-        let (peer, media) = match event {
+        let (peer, media) = match event.clone() {
             SfuEvent::MediaFlowing { peer } => (peer, MediaState::Live),
             SfuEvent::PeerState { peer, state } => match state {
                 PeerState::Connecting => return,
@@ -876,13 +913,37 @@ impl Hub {
                 PeerState::Disconnected | PeerState::Failed => (peer, MediaState::Reconnecting),
             },
         };
-        let Some(PeerOwner::Camera(device)) = self.peers.get(&peer).copied() else {
-            return;
+        let device = match self.peers.get(&peer).copied() {
+            Some(PeerOwner::Camera(device)) => device,
+            Some(PeerOwner::Supporter(conn)) => {
+                // The SFU removed a failed supporter peer; the console sends a new offer.
+                if matches!(event, SfuEvent::PeerState { state: PeerState::Failed, .. }) {
+                    self.peers.remove(&peer);
+                    if let Some(c) = self.conns.get_mut(&conn)
+                        && c.peer == Some(peer)
+                    {
+                        c.peer = None;
+                    }
+                }
+                return;
+            }
+            None => return,
         };
         let Some(camera) = self.cameras.get_mut(&device) else {
             return;
         };
-        if camera.peer != Some(peer) || camera.media == media {
+        if camera.peer != Some(peer) {
+            return;
+        }
+        if matches!(event, SfuEvent::PeerState { state: PeerState::Failed, .. }) {
+            // The SFU dropped this peer; the phone reconnects with a new offer.
+            camera.peer = None;
+            self.peers.remove(&peer);
+        }
+        let Some(camera) = self.cameras.get_mut(&device) else {
+            return;
+        };
+        if camera.media == media {
             return;
         }
         camera.media = media;

@@ -247,9 +247,9 @@ impl SignalError {
             SignalError::CameraNotFound => "No such camera in your group.".into(),
             SignalError::CameraOffline => "The camera is offline.".into(),
             SignalError::CameraBusy => "The camera is in another supporter's session.".into(),
-            SignalError::TooManyCameras => format!(
-                "You can view at most {max_cameras} cameras at once. Disconnect one first."
-            ),
+            SignalError::TooManyCameras => {
+                format!("You can view at most {max_cameras} cameras at once. Disconnect one first.")
+            }
             SignalError::CameraNotInSession => "The camera is not in your session.".into(),
             SignalError::BadOffer => {
                 "The browser's media offer was not usable (no supported codec).".into()
@@ -591,7 +591,10 @@ mod tests {
         ] {
             assert!(parse_client_message(bad).is_err(), "{bad:?} accepted");
         }
-        let huge = format!(r#"{{"type": "offer", "sdp": "{}"}}"#, "a".repeat(MAX_MESSAGE_BYTES));
+        let huge = format!(
+            r#"{{"type": "offer", "sdp": "{}"}}"#,
+            "a".repeat(MAX_MESSAGE_BYTES)
+        );
         assert!(parse_client_message(&huge).unwrap_err().contains("larger"));
     }
 

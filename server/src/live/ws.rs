@@ -29,7 +29,10 @@ pub const REAUTH_EVERY: Duration = Duration::from_secs(15);
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The upgrade handler.
-pub async fn ws_upgrade(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+pub async fn ws_upgrade(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Response {
     let (mut parts, _body) = request.into_parts();
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -53,8 +56,13 @@ pub async fn ws_upgrade(State(state): State<AppState>, request: axum::extract::R
 }
 
 enum Auth {
-    Supporter { session_token_user: crate::ids::UserId, session_id: crate::ids::SessionId },
-    Device { credential_hash: String },
+    Supporter {
+        session_token_user: crate::ids::UserId,
+        session_id: crate::ids::SessionId,
+    },
+    Device {
+        credential_hash: String,
+    },
 }
 
 async fn send_json(socket: &mut WebSocket, message: &super::protocol::ServerMessage) -> bool {
@@ -96,12 +104,20 @@ async fn handshake(
             return None;
         }
         Err(_) => {
-            let _ = send_json(socket, &SignalError::BadMessage.to_message(max, Some("hello"))).await;
+            let _ = send_json(
+                socket,
+                &SignalError::BadMessage.to_message(max, Some("hello")),
+            )
+            .await;
             return None;
         }
     };
     if protocol != PROTOCOL_VERSION {
-        let _ = send_json(socket, &SignalError::UnsupportedProtocol.to_message(max, Some("hello"))).await;
+        let _ = send_json(
+            socket,
+            &SignalError::UnsupportedProtocol.to_message(max, Some("hello")),
+        )
+        .await;
         return None;
     }
     if let Some(credential) = credential {
@@ -135,7 +151,11 @@ async fn handshake(
             },
         ));
     }
-    let _ = send_json(socket, &SignalError::NotAuthenticated.to_message(max, Some("hello"))).await;
+    let _ = send_json(
+        socket,
+        &SignalError::NotAuthenticated.to_message(max, Some("hello")),
+    )
+    .await;
     None
 }
 
@@ -143,7 +163,10 @@ async fn handshake(
 async fn still_authorized(state: &AppState, auth: &Auth) -> bool {
     match auth {
         Auth::Device { credential_hash } => {
-            matches!(state.db.device_by_credential(credential_hash).await, Ok(Some(_)))
+            matches!(
+                state.db.device_by_credential(credential_hash).await,
+                Ok(Some(_))
+            )
         }
         Auth::Supporter {
             session_token_user,
