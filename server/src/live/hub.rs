@@ -917,7 +917,13 @@ impl Hub {
             Some(PeerOwner::Camera(device)) => device,
             Some(PeerOwner::Supporter(conn)) => {
                 // The SFU removed a failed supporter peer; the console sends a new offer.
-                if matches!(event, SfuEvent::PeerState { state: PeerState::Failed, .. }) {
+                if matches!(
+                    event,
+                    SfuEvent::PeerState {
+                        state: PeerState::Failed,
+                        ..
+                    }
+                ) {
                     self.peers.remove(&peer);
                     if let Some(c) = self.conns.get_mut(&conn)
                         && c.peer == Some(peer)
@@ -935,7 +941,13 @@ impl Hub {
         if camera.peer != Some(peer) {
             return;
         }
-        if matches!(event, SfuEvent::PeerState { state: PeerState::Failed, .. }) {
+        if matches!(
+            event,
+            SfuEvent::PeerState {
+                state: PeerState::Failed,
+                ..
+            }
+        ) {
             // The SFU dropped this peer; the phone reconnects with a new offer.
             camera.peer = None;
             self.peers.remove(&peer);

@@ -104,6 +104,10 @@ impl TestApp {
     pub async fn with_config(mut config: Config) -> Self {
         let (db, dir, _) = fresh_db().await;
         let objects = tempfile::tempdir().unwrap();
+        if config.data_dir == Config::default().data_dir {
+            // Keep the self-signed certificate of `serve()` out of the working directory.
+            config.data_dir = objects.path().join("data");
+        }
         config.objects_dir = Some(objects.path().to_owned());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.media_port = 0;
@@ -118,6 +122,43 @@ impl TestApp {
             _dir: dir,
             _objects: objects,
         }
+    }
+
+    /// Serves this app over real TLS on 127.0.0.1:0; returns the address. The server stops when
+    /// the test's runtime ends.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listeners =
+            remote_assist::server::Listeners::bind("127.0.0.1:0".parse().unwrap(), None)
+                .await
+                .unwrap();
+        let addr = listeners.https.local_addr().unwrap();
+        let tls = remote_assist::tls::server_config(&self.state.config).unwrap();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            remote_assist::server::serve(state, tls, listeners, std::future::pending()).await
+        });
+        addr
+    }
+
+    /// A cookie for `account` without going through the login endpoint (no password hashing).
+    pub async fn session_cookie(&self, account: &Account) -> String {
+        let token = remote_assist::auth::tokens::random_token();
+        self.db
+            .create_session(
+                &remote_assist::db::sessions::NewSession {
+                    token_hash: &remote_assist::auth::tokens::sha256_hex(&token),
+                    csrf_token: "csrf",
+                    user_id: account.id,
+                    idle_expires_at: i64::MAX / 4,
+                    absolute_expires_at: i64::MAX / 4,
+                    client_ip: None,
+                    user_agent: None,
+                },
+                START,
+            )
+            .await
+            .unwrap();
+        format!("{}={token}", remote_assist::auth::SESSION_COOKIE)
     }
 
     pub fn now(&self) -> i64 {
