@@ -88,7 +88,6 @@ pub(crate) fn spawn(
                 };
                 let mut worker = Worker {
                     socket,
-                    local_addr,
                     advertised,
                     events,
                     counters,
@@ -139,7 +138,6 @@ struct RemoteTrack {
 /// One outgoing stream: a sender of ours with its fixed SSRC and its own rewriter.
 struct OutStream {
     sender: RTCRtpSenderId,
-    track_id: String,
     ssrc: u32,
     rewriter: StreamRewriter,
     /// Payload type to use per codec, learnt after negotiation (first match wins).
@@ -197,7 +195,6 @@ struct Peer {
 
 struct Worker {
     socket: UdpSocket,
-    local_addr: SocketAddr,
     advertised: SocketAddr,
     events: mpsc::Sender<SfuEvent>,
     counters: Arc<Counters>,
@@ -465,7 +462,9 @@ impl Worker {
         let result = p.pc.handle_read(TaggedBytesMut {
             now: Instant::now(),
             transport: TransportContext {
-                local_addr: self.local_addr,
+                // The ICE agent matches checks against the candidate it advertised, so this is
+                // the advertised address, not the (possibly 0.0.0.0) bound one.
+                local_addr: self.advertised,
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -559,6 +558,13 @@ impl Worker {
             .with_lite(true)
             .with_ice_credentials(ufrag.clone(), random_string(32))
             .with_answering_dtls_role(RTCDtlsRole::Server)
+            // Browsers' `.local` candidates must never make us send multicast queries: we are
+            // ICE-lite and learn their addresses from their checks.
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_network_types(vec![
+                rtc::ice::network_type::NetworkType::Udp4,
+                rtc::ice::network_type::NetworkType::Udp6,
+            ])
             .build();
         let mut engine = media_engine()?;
         let registry = Registry::new().with(
@@ -600,7 +606,6 @@ impl Worker {
             };
             Ok(OutStream {
                 sender: RTCRtpSenderId::from(transceiver),
-                track_id: name,
                 ssrc,
                 rewriter: StreamRewriter::new(clock),
                 payload_types: Vec::new(),
@@ -1098,7 +1103,7 @@ impl Worker {
     fn handle_rtcp(
         &mut self,
         from: PeerId,
-        track_id: &str,
+        _track_id: &str,
         packets: Vec<Box<dyn rtc::rtcp::Packet>>,
     ) {
         let Some(Peer {
@@ -1108,23 +1113,38 @@ impl Worker {
         else {
             return;
         };
-        // Which slot's video is this feedback about?
-        let source = slots
-            .iter()
-            .find(|s| s.video.track_id == track_id)
-            .and_then(|s| s.source);
+        // rtc tags a compound RTCP packet by its first part only, so the track id may name
+        // another slot: map each request by the SSRC it is about instead.
+        let slot_sources: Vec<(u32, Option<PeerId>)> =
+            slots.iter().map(|s| (s.video.ssrc, s.source)).collect();
         for packet in &packets {
             let any = packet.as_any();
             if any.is::<TransportLayerNack>() {
                 Counters::add(&self.counters.nacks_received, 1);
-            } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+            } else if let Some(media_ssrcs) = keyframe_request_ssrcs(any) {
                 Counters::add(&self.counters.plis_received, 1);
-                if let Some(source) = source {
-                    self.request_keyframe(source, false);
+                for ssrc in media_ssrcs {
+                    if let Some((_, Some(source))) = slot_sources
+                        .iter()
+                        .find(|(slot_ssrc, _)| *slot_ssrc == ssrc)
+                    {
+                        self.request_keyframe(*source, false);
+                    }
                 }
             }
         }
     }
+}
+
+/// The media SSRCs a PLI or FIR asks keyframes for.
+fn keyframe_request_ssrcs(packet: &dyn std::any::Any) -> Option<Vec<u32>> {
+    if let Some(pli) = packet.downcast_ref::<PictureLossIndication>() {
+        return Some(vec![pli.media_ssrc]);
+    }
+    if let Some(fir) = packet.downcast_ref::<FullIntraRequest>() {
+        return Some(fir.fir.iter().map(|entry| entry.ssrc).collect());
+    }
+    None
 }
 
 #[cfg(test)]

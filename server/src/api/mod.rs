@@ -111,6 +111,14 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .route("/ws", axum::routing::get(crate::live::ws::ws_upgrade))
+        .route(
+            "/whip/{device_id}",
+            axum::routing::post(crate::live::whip::whip_publish),
+        )
+        .route(
+            "/whip/{device_id}/{session}",
+            axum::routing::delete(crate::live::whip::whip_delete),
+        )
         .merge(crate::web::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -97,6 +97,8 @@ pub enum HubInput {
         who: Who,
         client: ClientInfo,
         outbox: mpsc::Sender<Outgoing>,
+        /// A WHIP publisher: no WebSocket, so it leaves when its media peer fails.
+        whip: bool,
     },
     Message {
         conn: ConnId,
@@ -104,6 +106,11 @@ pub enum HubInput {
     },
     Leave {
         conn: ConnId,
+    },
+    /// WHIP DELETE: leave only if `conn` is this device's connection.
+    LeaveIfCamera {
+        conn: ConnId,
+        device: DeviceId,
     },
     /// An administrator revoked or deleted a device: disconnect it now.
     DeviceRevoked {
@@ -114,6 +121,11 @@ pub enum HubInput {
         group: GroupId,
     },
     Sfu(SfuEvent),
+    /// Whether a device has a live connection (for operations and tests).
+    IsOnline {
+        device: DeviceId,
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
 }
 
 /// Cheap handle to the hub, stored in the application state.
@@ -132,6 +144,13 @@ impl LiveHandle {
     pub async fn send(&self, input: HubInput) {
         // Only fails when the hub has stopped (shutdown); nothing to do then.
         let _ = self.tx.send(input).await;
+    }
+
+    /// Whether the device is connected right now.
+    pub async fn is_online(&self, device: DeviceId) -> bool {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(HubInput::IsOnline { device, reply }).await;
+        rx.await.unwrap_or(false)
     }
 
     /// For admin handlers: never blocks a request on a busy hub for long.
@@ -188,6 +207,7 @@ struct Conn {
     peer: Option<PeerId>,
     /// Supporter only: device in each slot.
     slots: Vec<Option<DeviceId>>,
+    whip: bool,
 }
 
 /// A camera that is online, or in a session and within its reconnect grace.
@@ -242,12 +262,26 @@ impl Hub {
                 who,
                 client,
                 outbox,
-            } => self.join(conn, who, client, outbox).await,
+                whip,
+            } => self.join(conn, who, client, outbox, whip).await,
+            HubInput::LeaveIfCamera { conn, device } => {
+                let owned = matches!(
+                    self.conns.get(&conn).map(|c| &c.who),
+                    Some(Who::Camera { device_id, .. }) if *device_id == device
+                );
+                if owned {
+                    self.leave(conn).await;
+                }
+            }
             HubInput::Message { conn, message } => self.message(conn, message).await,
             HubInput::Leave { conn } => self.leave(conn).await,
             HubInput::DeviceRevoked { device } => self.revoke(device).await,
             HubInput::DevicesChanged { group } => self.broadcast_presence(group).await,
             HubInput::Sfu(event) => self.sfu_event(event).await,
+            HubInput::IsOnline { device, reply } => {
+                let online = self.cameras.get(&device).is_some_and(|c| c.conn.is_some());
+                let _ = reply.send(online);
+            }
         }
     }
 
@@ -313,6 +347,7 @@ impl Hub {
         who: Who,
         client: ClientInfo,
         outbox: mpsc::Sender<Outgoing>,
+        whip: bool,
     ) {
         let identity = match &who {
             Who::Supporter {
@@ -352,6 +387,7 @@ impl Hub {
                 outbox,
                 peer: None,
                 slots,
+                whip,
             },
         );
         self.send(
@@ -948,9 +984,16 @@ impl Hub {
                 ..
             }
         ) {
-            // The SFU dropped this peer; the phone reconnects with a new offer.
+            // The SFU dropped this peer; a phone reconnects with a new offer, a WHIP publisher
+            // is gone for good (it would POST again).
             camera.peer = None;
+            let camera_conn = camera.conn;
             self.peers.remove(&peer);
+            let whip_conn = camera_conn.filter(|c| self.conns.get(c).is_some_and(|c| c.whip));
+            if let Some(conn) = whip_conn {
+                self.leave(conn).await;
+                return;
+            }
         }
         let Some(camera) = self.cameras.get_mut(&device) else {
             return;

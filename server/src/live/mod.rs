@@ -7,6 +7,7 @@
 
 pub mod hub;
 pub mod protocol;
+pub mod whip;
 pub mod ws;
 
 pub use hub::{HubInput, LiveHandle};

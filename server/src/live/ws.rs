@@ -197,6 +197,7 @@ async fn connection(
         who,
         client,
         outbox,
+        whip: false,
     })
     .await;
     let max = state.config.max_cameras_per_session;
