@@ -598,6 +598,41 @@ mod tests {
         assert!(parse_client_message(&huge).unwrap_err().contains("larger"));
     }
 
+    /// Mutated real messages and random bytes: always a clean `Err` or a valid message.
+    #[test]
+    fn fuzzed_messages_never_panic() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let seeds: Vec<String> = client_examples()
+            .iter()
+            .map(|m| serde_json::to_string(m).unwrap())
+            .collect();
+        for round in 0..20_000 {
+            let mut bytes = seeds[round % seeds.len()].clone().into_bytes();
+            for _ in 0..1 + next() % 6 {
+                let at = (next() as usize) % (bytes.len() + 1);
+                match next() % 3 {
+                    0 if at < bytes.len() => bytes[at] = next() as u8,
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at.min(bytes.len()), next() as u8),
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(message) = parse_client_message(&text) {
+                // Whatever parses must serialize back to something that parses the same.
+                let again = serde_json::to_string(&message).unwrap();
+                assert_eq!(parse_client_message(&again).unwrap(), message);
+            }
+        }
+    }
+
     #[test]
     fn error_codes_are_unique_and_bilingual() {
         let mut seen = std::collections::HashSet::new();
