@@ -251,6 +251,12 @@ impl Config {
                 "session_idle_timeout_secs must not exceed session_absolute_timeout_secs".into(),
             );
         }
+        if self.max_cameras_per_session > 16 {
+            return invalid(
+                "max_cameras_per_session must be between 1 and 16 (a supporter's browser decodes every feed)"
+                    .into(),
+            );
+        }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes must be at least 1024".into());
         }

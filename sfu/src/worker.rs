@@ -159,10 +159,35 @@ struct Slot {
     source: Option<PeerId>,
 }
 
-/// Where one received packet goes.
-enum Fanout {
-    Slots(Vec<(PeerId, u32)>),
-    Return(Vec<PeerId>),
+/// Most destinations one packet can have (routes of a camera, or cameras hearing a supporter).
+/// Fixed so that the fan-out list lives on the stack: no allocation per forwarded packet in our
+/// own code.
+pub(crate) const MAX_FANOUT: usize = 32;
+
+/// Where one received packet goes: (peer, slot) for slots, (peer, None) for return audio.
+struct Destinations {
+    items: [(PeerId, Option<u32>); MAX_FANOUT],
+    len: usize,
+}
+
+impl Destinations {
+    fn new() -> Self {
+        Self {
+            items: [(PeerId(0), None); MAX_FANOUT],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, item: (PeerId, Option<u32>)) {
+        if self.len < MAX_FANOUT {
+            self.items[self.len] = item;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[(PeerId, Option<u32>)] {
+        &self.items[..self.len]
+    }
 }
 
 enum Role {
@@ -625,6 +650,11 @@ impl Worker {
                 media_flowing: false,
             },
             PeerRole::Subscriber { slots } => {
+                if slots as usize > MAX_FANOUT {
+                    return Err(SfuError::Internal(format!(
+                        "at most {MAX_FANOUT} slots per subscriber"
+                    )));
+                }
                 let mut list = Vec::new();
                 for i in 0..slots {
                     let video = add(
@@ -833,6 +863,7 @@ impl Worker {
             ..
         }) = self.peers.get_mut(&publisher)
             && !routes.contains(&(subscriber, slot))
+            && routes.len() < MAX_FANOUT
         {
             routes.push((subscriber, slot));
         }
@@ -1033,7 +1064,8 @@ impl Worker {
             None => track.highest_seq = Some(seq),
         }
         let mut newly_flowing = false;
-        let fanout = match &mut peer.role {
+        let mut destinations = Destinations::new();
+        match &mut peer.role {
             Role::Publisher {
                 routes,
                 media_flowing,
@@ -1041,13 +1073,17 @@ impl Worker {
             } => {
                 newly_flowing = !*media_flowing;
                 *media_flowing = true;
-                Fanout::Slots(routes.clone())
+                for &(subscriber, slot) in routes.iter() {
+                    destinations.push((subscriber, Some(slot)));
+                }
             }
             Role::Subscriber { return_targets, .. } if kind == RtpCodecKind::Audio => {
-                Fanout::Return(return_targets.clone())
+                for &target in return_targets.iter() {
+                    destinations.push((target, None));
+                }
             }
             Role::Subscriber { .. } => return,
-        };
+        }
         if newly_flowing {
             self.emit(SfuEvent::MediaFlowing { peer: from });
         }
@@ -1062,11 +1098,7 @@ impl Worker {
             packet.header.timestamp,
         );
         // Phase 2: write into each destination.
-        let destinations: Vec<(PeerId, Option<u32>)> = match fanout {
-            Fanout::Slots(routes) => routes.into_iter().map(|(p, s)| (p, Some(s))).collect(),
-            Fanout::Return(targets) => targets.into_iter().map(|p| (p, None)).collect(),
-        };
-        for (to, slot) in destinations {
+        for &(to, slot) in destinations.as_slice() {
             let Some(dest) = self.peers.get_mut(&to) else {
                 continue;
             };
