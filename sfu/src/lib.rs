@@ -12,6 +12,8 @@ mod counters;
 mod feedback;
 mod handle;
 mod rewrite;
+#[cfg(feature = "test-client")]
+pub mod test_client;
 mod worker;
 
 pub use api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};

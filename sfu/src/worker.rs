@@ -197,6 +197,8 @@ enum Role {
         /// (subscriber, slot) pairs this camera's media goes to.
         routes: Vec<(PeerId, u32)>,
         last_keyframe_request: Option<Instant>,
+        /// A viewer was attached before the video track was known: ask as soon as it is.
+        keyframe_pending: bool,
         media_flowing: bool,
     },
     Subscriber {
@@ -647,6 +649,7 @@ impl Worker {
                 )?,
                 routes: Vec::new(),
                 last_keyframe_request: None,
+                keyframe_pending: false,
                 media_flowing: false,
             },
             PeerRole::Subscriber { slots } => {
@@ -906,6 +909,7 @@ impl Worker {
         };
         let Role::Publisher {
             last_keyframe_request,
+            keyframe_pending,
             ..
         } = &mut peer.role
         else {
@@ -924,8 +928,10 @@ impl Worker {
             .find(|(t, _)| t.kind == RtpCodecKind::Video)
             .map(|(t, _)| (t.receiver, t.ssrc));
         let Some((receiver, media_ssrc)) = video else {
+            *keyframe_pending = true;
             return;
         };
+        *keyframe_pending = false;
         *last_keyframe_request = Some(now);
         if let Some(mut receiver) = peer.pc.rtp_receiver(receiver) {
             let pli = PictureLossIndication {
@@ -981,6 +987,7 @@ impl Worker {
                 _ => {}
             }
         }
+        let video_opened = !opened.is_empty();
         for init in opened {
             if let Some(receiver) = peer.pc.rtp_receiver(init.receiver_id) {
                 let track = receiver.track();
@@ -1007,6 +1014,21 @@ impl Worker {
             self.inbox.push((id, message));
         }
         peer.next_timeout = peer.pc.poll_timeout();
+        let ask_keyframe = video_opened
+            && matches!(
+                peer.role,
+                Role::Publisher {
+                    keyframe_pending: true,
+                    ..
+                }
+            );
+        if ask_keyframe {
+            self.request_keyframe(id, true);
+        }
+        // Re-borrow: asking for a keyframe needed the whole worker.
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
         if let Some(state) = state_change {
             let mapped = match state {
                 RTCPeerConnectionState::Connecting => Some(PeerState::Connecting),

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -1,0 +1,125 @@
+//! Media end to end through the real server: a WHIP publisher (an independent WebRTC client)
+//! becomes a camera, a supporter negotiates its slots over the signaling WebSocket, connects the
+//! camera, and decodes its H.264; the supporter's voice reaches the camera.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::live::*;
+use common::*;
+use remote_assist_sfu::PeerRole;
+use remote_assist_sfu::test_client::{TestPeer, decodable_frames, h264_access_units};
+use serde_json::json;
+
+fn whip_post(url: &str, credential: &str, offer: &str) -> String {
+    let mut child = Command::new("curl")
+        .args(["-sk", "--fail-with-body", "--max-time", "15", "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {credential}")])
+        .args([
+            "-H",
+            "Content-Type: application/sdp",
+            "--data-binary",
+            "@-",
+            url,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(offer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "WHIP POST failed: {body}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
+    let app = TestApp::new().await;
+    let world = app.seed().await;
+    let addr = app.serve().await;
+    let (device, credential) = paired_device(&app, world.group_a, "drone").await;
+
+    // The camera publishes with WHIP.
+    let mut cam = TestPeer::new(PeerRole::Publisher).await;
+    let offer = cam.offer();
+    let url = format!("https://127.0.0.1:{}/whip/{device}", addr.port());
+    let answer = tokio::task::spawn_blocking(move || whip_post(&url, &credential, &offer))
+        .await
+        .unwrap();
+    cam.answer(&answer, None);
+    cam.connect().await;
+
+    // The supporter negotiates four slots and a microphone over the WebSocket.
+    let mut ws = supporter(&app, addr, &world.supporter_a).await;
+    let mut sup = TestPeer::new(PeerRole::Subscriber { slots: 4 }).await;
+    send(&mut ws, json!({"type": "offer", "sdp": sup.offer()})).await;
+    let answer = next_of(&mut ws, "answer").await;
+    assert_eq!(answer["type"], "answer", "{answer}");
+    sup.answer(answer["sdp"].as_str().unwrap(), None);
+    sup.connect().await;
+    send(
+        &mut ws,
+        json!({"type": "connect_camera", "device_id": device}),
+    )
+    .await;
+    let added = next_of(&mut ws, "camera_added").await;
+    assert_eq!(added["slot"], 0, "{added}");
+
+    let units = h264_access_units(4, 150);
+    let mut ts = 0u32;
+    let mut next = 0usize;
+    let mut plis_seen = 0;
+    let mut audio_ts = 0u32;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if cam.received.plis > plis_seen {
+            plis_seen = cam.received.plis;
+            next = 0; // answer a keyframe request with the IDR, like an encoder
+        }
+        cam.send_video_frame(&units[next % units.len()], ts);
+        next += 1;
+        ts = ts.wrapping_add(6000);
+        sup.send_audio_packet(audio_ts);
+        audio_ts = audio_ts.wrapping_add(960);
+        sup.pump(Duration::from_millis(35)).await;
+        cam.pump(Duration::from_millis(20)).await;
+    }
+    assert!(
+        plis_seen > 0,
+        "the server asked the camera for a keyframe on connect"
+    );
+    let frames = decodable_frames(&sup.video_packets());
+    assert!(frames >= 30, "the supporter decoded {frames} frames");
+    assert!(
+        cam.audio_packet_count() > 20,
+        "the supporter's voice reached the camera"
+    );
+    // The supporter mutes their voice for this camera: it stops.
+    send(
+        &mut ws,
+        json!({"type": "set_camera_muted", "device_id": device, "muted": true}),
+    )
+    .await;
+    cam.pump(Duration::from_millis(300)).await;
+    let before = cam.audio_packet_count();
+    for _ in 0..20 {
+        sup.send_audio_packet(audio_ts);
+        audio_ts = audio_ts.wrapping_add(960);
+        sup.pump(Duration::from_millis(20)).await;
+        cam.pump(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cam.audio_packet_count(),
+        before,
+        "muted: no voice to this camera"
+    );
+}

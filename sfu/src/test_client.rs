@@ -1,0 +1,565 @@
+//! In-process WebRTC test clients (feature `test-client`): offerers with full ICE built on the
+//! sans-I/O `rtc` core, each with its own UDP socket on 127.0.0.1, driven step by step by the
+//! caller — shaped like our browsers (a camera, or a supporter with slots). Used by the SFU's own
+//! tests, the server's end-to-end tests and the load generator. Every wait is bounded.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{PeerId, PeerRole, SfuConfig, SfuEvent, SfuHandle};
+use bytes::{Bytes, BytesMut};
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+};
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::packetizer::Payloader;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub async fn start_sfu() -> (SfuHandle, mpsc::Receiver<SfuEvent>) {
+    SfuHandle::start(SfuConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        advertised_ip: None,
+    })
+    .unwrap()
+}
+
+/// What a test client received.
+#[derive(Default)]
+pub struct Received {
+    /// (receive time, track kind, packet)
+    pub rtp: Vec<(Instant, RtpCodecKind, rtc::rtp::Packet)>,
+    pub plis: usize,
+}
+
+pub struct TestPeer {
+    pub pc: RTCPeerConnection,
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
+    /// Where datagrams go (the SFU, or a lossy relay in front of it).
+    pub remote: Option<SocketAddr>,
+    pub connected: bool,
+    pub received: Received,
+    /// Outgoing senders: (sender, ssrc, kind).
+    pub senders: Vec<(RTCRtpSenderId, u32, RtpCodecKind)>,
+    pub track_kinds: std::collections::HashMap<String, RtpCodecKind>,
+    seq: u16,
+    audio_seq: u16,
+}
+
+fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
+    match kind {
+        RtpCodecKind::Audio => RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.into(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+            rtcp_feedback: vec![],
+        },
+        _ => RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.into(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                .into(),
+            rtcp_feedback: vec![],
+        },
+    }
+}
+
+impl TestPeer {
+    /// A client shaped like our browsers: a camera (video sendonly + audio sendrecv) or a
+    /// supporter (`slots` recvonly video/audio pairs + a sendonly microphone).
+    pub async fn new(role: PeerRole) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut engine = MediaEngine::default();
+        engine.register_default_codecs().unwrap();
+        let registry = Registry::new().with(
+            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT),
+            crate::DeliverFeedback::default(),
+        );
+        let registry = register_default_interceptors(registry, &mut engine).unwrap();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .build(Instant::now())
+            .unwrap();
+        let mut senders = Vec::new();
+        let mut add_send = |pc: &mut RTCPeerConnection, kind, direction, name: &str| {
+            let ssrc = rand::random::<u32>();
+            let track = MediaStreamTrack::new(
+                "test-stream".into(),
+                name.into(),
+                name.into(),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec(kind),
+                    ..Default::default()
+                }],
+            );
+            let encodings = track.codings().to_vec();
+            let id = pc
+                .add_transceiver_from_track(
+                    track,
+                    Some(RTCRtpTransceiverInit {
+                        direction,
+                        streams: vec![],
+                        send_encodings: encodings,
+                    }),
+                )
+                .unwrap();
+            senders.push((RTCRtpSenderId::from(id), ssrc, kind));
+        };
+        match role {
+            PeerRole::Publisher => {
+                add_send(
+                    &mut pc,
+                    RtpCodecKind::Video,
+                    RTCRtpTransceiverDirection::Sendonly,
+                    "cam-video",
+                );
+                add_send(
+                    &mut pc,
+                    RtpCodecKind::Audio,
+                    RTCRtpTransceiverDirection::Sendrecv,
+                    "cam-audio",
+                );
+            }
+            PeerRole::Subscriber { slots } => {
+                for _ in 0..slots {
+                    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+                        pc.add_transceiver_from_kind(
+                            kind,
+                            Some(RTCRtpTransceiverInit {
+                                direction: RTCRtpTransceiverDirection::Recvonly,
+                                streams: vec![],
+                                send_encodings: vec![],
+                            }),
+                        )
+                        .unwrap();
+                    }
+                }
+                add_send(
+                    &mut pc,
+                    RtpCodecKind::Audio,
+                    RTCRtpTransceiverDirection::Sendonly,
+                    "mic",
+                );
+            }
+        }
+        Self {
+            pc,
+            socket,
+            local,
+            remote: None,
+            connected: false,
+            received: Received::default(),
+            senders,
+            track_kinds: Default::default(),
+            seq: rand::random(),
+            audio_seq: rand::random(),
+        }
+    }
+
+    pub fn offer(&mut self) -> String {
+        let offer = self.pc.create_offer(None).unwrap();
+        self.pc
+            .set_local_description(Instant::now(), offer)
+            .unwrap();
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.local.ip().to_string(),
+                port: self.local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .unwrap();
+        self.pc
+            .add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap())
+            .unwrap();
+        self.pc.local_description().unwrap().sdp.clone()
+    }
+
+    /// Applies the SFU's answer; `via` replaces the SFU's candidate address (a relay).
+    pub fn answer(&mut self, sdp: &str, via: Option<SocketAddr>) {
+        let sdp = match via {
+            Some(relay) => rewrite_candidate(sdp, relay),
+            None => sdp.to_owned(),
+        };
+        self.remote = Some(candidate_addr(&sdp).expect("answer has a candidate"));
+        self.pc
+            .set_remote_description(Instant::now(), RTCSessionDescription::answer(sdp).unwrap())
+            .unwrap();
+    }
+
+    /// Runs I/O until `deadline`, processing everything that arrives.
+    pub async fn pump_until(&mut self, deadline: Instant) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            self.flush();
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let timer = self.pc.poll_timeout().unwrap_or(deadline).min(deadline);
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = r {
+                        let result = self.pc.handle_read(TaggedBytesMut {
+                            now: Instant::now(),
+                            transport: TransportContext {
+                                local_addr: self.local,
+                                peer_addr: from,
+                                ecn: None,
+                                transport_protocol: TransportProtocol::UDP,
+                            },
+                            message: BytesMut::from(&buf[..n]),
+                        });
+                        // Garbage and replays are the SFU's problem to avoid; count nothing here.
+                        let _ = result;
+                    }
+                }
+                _ = tokio::time::sleep_until(timer.into()) => {
+                    let _ = self.pc.handle_timeout(Instant::now());
+                }
+            }
+        }
+    }
+
+    pub async fn pump(&mut self, duration: Duration) {
+        self.pump_until(Instant::now() + duration).await
+    }
+
+    fn flush(&mut self) {
+        while let Some(out) = self.pc.poll_write() {
+            let _ = self
+                .socket
+                .try_send_to(&out.message, out.transport.peer_addr);
+        }
+        while let Some(event) = self.pc.poll_event() {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                    self.connected = state == RTCPeerConnectionState::Connected;
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    if let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) {
+                        self.track_kinds
+                            .insert(init.track_id.clone(), receiver.track().kind());
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(TaggedRTCMessage { message, .. }) = self.pc.poll_read() {
+            match message {
+                RTCMessage::RtpPacket(track, packet) => {
+                    let kind = self
+                        .track_kinds
+                        .get(&track)
+                        .copied()
+                        .unwrap_or(RtpCodecKind::Unspecified);
+                    self.received.rtp.push((Instant::now(), kind, packet));
+                }
+                RTCMessage::RtcpPacket(_, packets) => {
+                    self.received.plis += packets
+                        .iter()
+                        .filter(|p| p.as_any().is::<PictureLossIndication>())
+                        .count();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn connect(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        while !self.connected {
+            assert!(Instant::now() < deadline, "peer did not connect in time");
+            self.pump(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn payload_type(&mut self, sender: RTCRtpSenderId, mime: &str) -> u8 {
+        let mut s = self.pc.rtp_sender(sender).unwrap();
+        s.get_parameters()
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| {
+                c.rtp_codec.mime_type.eq_ignore_ascii_case(mime)
+                    && (mime != MIME_TYPE_H264
+                        || c.rtp_codec.sdp_fmtp_line.contains("packetization-mode=1"))
+            })
+            .map(|c| c.payload_type)
+            .expect("codec negotiated")
+    }
+
+    /// Sends one H.264 access unit (Annex-B) as RTP on the video sender.
+    pub fn send_video_frame(&mut self, access_unit: &Bytes, timestamp: u32) {
+        let (sender, ssrc, _) = *self
+            .senders
+            .iter()
+            .find(|(_, _, k)| *k == RtpCodecKind::Video)
+            .expect("has a video sender");
+        let pt = self.payload_type(sender, MIME_TYPE_H264);
+        let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
+        let payloads = payloader.payload(1100, access_unit).unwrap();
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            self.seq = self.seq.wrapping_add(1);
+            let packet = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    marker: i + 1 == count,
+                    payload_type: pt,
+                    sequence_number: self.seq,
+                    timestamp,
+                    ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            self.pc
+                .rtp_sender(sender)
+                .unwrap()
+                .write_rtp(Instant::now(), packet)
+                .unwrap();
+        }
+        self.flush();
+    }
+
+    /// Sends one 20 ms Opus packet (a silence frame) on the first audio sender.
+    pub fn send_audio_packet(&mut self, timestamp: u32) {
+        let (sender, ssrc, _) = *self
+            .senders
+            .iter()
+            .find(|(_, _, k)| *k == RtpCodecKind::Audio)
+            .expect("has an audio sender");
+        let pt = self.payload_type(sender, MIME_TYPE_OPUS);
+        self.audio_seq = self.audio_seq.wrapping_add(1);
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: pt,
+                sequence_number: self.audio_seq,
+                timestamp,
+                ssrc,
+                ..Default::default()
+            },
+            // Opus TOC for a 20 ms SILK frame followed by a comfort-noise-sized body.
+            payload: Bytes::from_static(&[0xF8, 0xFF, 0xFE]),
+        };
+        self.pc
+            .rtp_sender(sender)
+            .unwrap()
+            .write_rtp(Instant::now(), packet)
+            .unwrap();
+        self.flush();
+    }
+
+    pub fn video_packets(&self) -> Vec<&rtc::rtp::Packet> {
+        self.received
+            .rtp
+            .iter()
+            .filter(|(_, k, _)| *k == RtpCodecKind::Video)
+            .map(|(_, _, p)| p)
+            .collect()
+    }
+
+    pub fn audio_packet_count(&self) -> usize {
+        self.received
+            .rtp
+            .iter()
+            .filter(|(_, k, _)| *k == RtpCodecKind::Audio)
+            .count()
+    }
+}
+
+/// Creates a peer in the SFU from the client's offer and applies the answer.
+pub async fn join(
+    sfu: &SfuHandle,
+    id: PeerId,
+    role: PeerRole,
+    via: Option<SocketAddr>,
+) -> TestPeer {
+    let mut peer = TestPeer::new(role).await;
+    let offer = peer.offer();
+    let answer = sfu.create_peer(id, role, offer).await.expect("SFU answers");
+    peer.answer(&answer, via);
+    peer
+}
+
+fn candidate_addr(sdp: &str) -> Option<SocketAddr> {
+    sdp.lines().find_map(|line| {
+        let rest = line.strip_prefix("a=candidate:")?;
+        let parts: Vec<&str> = rest.split_whitespace().collect();
+        format!("{}:{}", parts.get(4)?, parts.get(5)?).parse().ok()
+    })
+}
+
+fn rewrite_candidate(sdp: &str, to: SocketAddr) -> String {
+    sdp.lines()
+        .map(|line| match line.strip_prefix("a=candidate:") {
+            Some(rest) => {
+                let mut parts: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
+                parts[4] = to.ip().to_string();
+                parts[5] = to.port().to_string();
+                format!("a=candidate:{}", parts.join(" "))
+            }
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n"
+}
+
+/// A real H.264 stream: constrained baseline, 15 fps, a keyframe every `gop` frames,
+/// made by ffmpeg and split into access units (Annex-B).
+pub fn h264_access_units(seconds: u32, gop: u32) -> Vec<Bytes> {
+    h264_clip("320x240", seconds, gop)
+}
+
+/// Like [`h264_access_units`] at another size (e.g. `640x480` for more packets per frame).
+pub fn h264_clip(size: &str, seconds: u32, gop: u32) -> Vec<Bytes> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.h264");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=15:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-pix_fmt",
+            "yuv420p",
+            "-bf",
+            "0",
+        ])
+        // About 1 Mbit/s, like a phone camera, so frames span several packets.
+        .args([
+            "-b:v", "1M", "-minrate", "1M", "-maxrate", "1M", "-bufsize", "500k",
+        ])
+        .args([
+            "-g",
+            &gop.to_string(),
+            "-x264-params",
+            "repeat-headers=1:aud=1",
+        ])
+        .args(["-f", "h264"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed (tests/run installs it)");
+    assert!(status.success());
+    let data = std::fs::read(&path).unwrap();
+    split_access_units(&data)
+}
+
+/// Offsets of NAL units (just after each 3- or 4-byte start code) in an Annex-B stream.
+fn nal_starts(data: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i..i + 3] == [0, 0, 1] {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    starts
+}
+
+/// Splits an Annex-B stream at access unit delimiters (NAL type 9).
+pub fn split_access_units(data: &[u8]) -> Vec<Bytes> {
+    let mut cuts: Vec<usize> = nal_starts(data)
+        .into_iter()
+        .filter(|&n| n < data.len() && data[n] & 0x1F == 9)
+        // Cut before the start code (3 bytes, or 4 with the leading zero).
+        .map(|n| {
+            if n >= 4 && data[n - 4] == 0 {
+                n - 4
+            } else {
+                n - 3
+            }
+        })
+        .collect();
+    cuts.push(data.len());
+    cuts.windows(2)
+        .map(|w| Bytes::copy_from_slice(&data[w[0]..w[1]]))
+        .collect()
+}
+
+pub fn is_keyframe(access_unit: &[u8]) -> bool {
+    nal_starts(access_unit)
+        .into_iter()
+        .any(|n| n < access_unit.len() && access_unit[n] & 0x1F == 5)
+}
+
+/// Depacketizes received H.264 RTP (in sequence order) and counts the frames ffmpeg decodes.
+pub fn decodable_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
+    use rtc::rtp::packetizer::Depacketizer;
+    let mut sorted: Vec<&rtc::rtp::Packet> = packets.to_vec();
+    let base = sorted
+        .first()
+        .map(|p| p.header.sequence_number)
+        .unwrap_or(0);
+    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base));
+    let mut depacketizer = rtc::rtp::codec::h264::H264Packet::default();
+    let mut stream = Vec::new();
+    for p in sorted {
+        if let Ok(bytes) = depacketizer.depacketize(&p.payload) {
+            stream.extend_from_slice(&bytes);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("received.h264");
+    std::fs::write(&path, &stream).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=nb_read_frames,width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "320,240,NNN"
+    text.trim()
+        .rsplit(',')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
