@@ -66,13 +66,28 @@ pub struct TestPeer {
     audio_seq: u16,
 }
 
-fn codec(kind: RtpCodecKind) -> RTCRtpCodec {
+/// Which video codec a test camera sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoCodec {
+    H264,
+    /// A camera that offers VP8 only.
+    Vp8,
+}
+
+fn codec(kind: RtpCodecKind, video: VideoCodec) -> RTCRtpCodec {
     match kind {
         RtpCodecKind::Audio => RTCRtpCodec {
             mime_type: MIME_TYPE_OPUS.into(),
             clock_rate: 48_000,
             channels: 2,
             sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+            rtcp_feedback: vec![],
+        },
+        _ if video == VideoCodec::Vp8 => RTCRtpCodec {
+            mime_type: rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8.into(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
             rtcp_feedback: vec![],
         },
         _ => RTCRtpCodec {
@@ -90,10 +105,29 @@ impl TestPeer {
     /// A client shaped like our browsers: a camera (video sendonly + audio sendrecv) or a
     /// supporter (`slots` recvonly video/audio pairs + a sendonly microphone).
     pub async fn new(role: PeerRole) -> Self {
+        Self::with_video(role, VideoCodec::H264).await
+    }
+
+    /// Like [`TestPeer::new`], choosing the camera's video codec; a VP8 camera offers VP8 only.
+    pub async fn with_video(role: PeerRole, video: VideoCodec) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = socket.local_addr().unwrap();
         let mut engine = MediaEngine::default();
-        engine.register_default_codecs().unwrap();
+        if video == VideoCodec::Vp8 {
+            for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
+                engine
+                    .register_codec(
+                        rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
+                            rtp_codec: codec(kind, video),
+                            payload_type: pt,
+                        },
+                        kind,
+                    )
+                    .unwrap();
+            }
+        } else {
+            engine.register_default_codecs().unwrap();
+        }
         let registry = Registry::new().with(
             rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT),
             crate::DeliverFeedback::default(),
@@ -118,7 +152,7 @@ impl TestPeer {
                         ssrc: Some(ssrc),
                         ..Default::default()
                     },
-                    codec: codec(kind),
+                    codec: codec(kind, video),
                     ..Default::default()
                 }],
             );
@@ -357,6 +391,43 @@ impl TestPeer {
         self.flush();
     }
 
+    /// Sends one VP8 frame as RTP on the video sender (the VP8 payload type of this connection).
+    pub fn send_vp8_frame(&mut self, frame: &Bytes, timestamp: u32) {
+        let (sender, ssrc, _) = *self
+            .senders
+            .iter()
+            .find(|(_, _, k)| *k == RtpCodecKind::Video)
+            .expect("has a video sender");
+        let pt = self.payload_type(
+            sender,
+            rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8,
+        );
+        let mut payloader = rtc::rtp::codec::vp8::Vp8Payloader::default();
+        let payloads = payloader.payload(1100, frame).unwrap();
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            self.seq = self.seq.wrapping_add(1);
+            let packet = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    marker: i + 1 == count,
+                    payload_type: pt,
+                    sequence_number: self.seq,
+                    timestamp,
+                    ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            self.pc
+                .rtp_sender(sender)
+                .unwrap()
+                .write_rtp(Instant::now(), packet)
+                .unwrap();
+        }
+        self.flush();
+    }
+
     /// Sends one 20 ms Opus packet (a silence frame) on the first audio sender.
     pub fn send_audio_packet(&mut self, timestamp: u32) {
         let (sender, ssrc, _) = *self
@@ -557,6 +628,96 @@ pub fn decodable_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // "320,240,NNN"
+    text.trim()
+        .rsplit(',')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A real VP8 stream (libvpx, 320x240, 15 fps), as frames from an IVF file.
+pub fn vp8_frames(seconds: u32) -> Vec<Bytes> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.ivf");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size=320x240:rate=15:duration={seconds}"))
+        .args(["-c:v", "libvpx", "-b:v", "500k", "-g", "15", "-f", "ivf"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed");
+    assert!(status.success());
+    let data = std::fs::read(&path).unwrap();
+    let mut frames = Vec::new();
+    let mut at = 32; // IVF file header
+    while at + 12 <= data.len() {
+        let size =
+            u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
+        let start = at + 12;
+        if start + size > data.len() {
+            break;
+        }
+        frames.push(Bytes::copy_from_slice(&data[start..start + size]));
+        at = start + size;
+    }
+    frames
+}
+
+/// Reassembles received VP8 RTP into an IVF file and counts the frames ffmpeg decodes.
+pub fn decodable_vp8_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
+    use rtc::rtp::packetizer::Depacketizer;
+    let mut sorted: Vec<&rtc::rtp::Packet> = packets.to_vec();
+    let base = sorted
+        .first()
+        .map(|p| p.header.sequence_number)
+        .unwrap_or(0);
+    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base));
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut current = Vec::new();
+    let mut depacketizer = rtc::rtp::codec::vp8::Vp8Packet::default();
+    for p in sorted {
+        if let Ok(bytes) = depacketizer.depacketize(&p.payload) {
+            current.extend_from_slice(&bytes);
+        }
+        if p.header.marker {
+            frames.push(std::mem::take(&mut current));
+        }
+    }
+    let mut ivf = Vec::new();
+    ivf.extend_from_slice(b"DKIF");
+    ivf.extend_from_slice(&0u16.to_le_bytes());
+    ivf.extend_from_slice(&32u16.to_le_bytes());
+    ivf.extend_from_slice(b"VP80");
+    ivf.extend_from_slice(&320u16.to_le_bytes());
+    ivf.extend_from_slice(&240u16.to_le_bytes());
+    ivf.extend_from_slice(&15u32.to_le_bytes());
+    ivf.extend_from_slice(&1u32.to_le_bytes());
+    ivf.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    ivf.extend_from_slice(&0u32.to_le_bytes());
+    for (i, frame) in frames.iter().enumerate() {
+        ivf.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        ivf.extend_from_slice(&(i as u64).to_le_bytes());
+        ivf.extend_from_slice(frame);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("received.ivf");
+    std::fs::write(&path, &ivf).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "vp8,NNN"
+    if !text.starts_with("vp8") {
+        return 0;
+    }
     text.trim()
         .rsplit(',')
         .next()
