@@ -51,6 +51,62 @@ pub struct Received {
     pub plis: usize,
 }
 
+/// Transport-wide congestion control feedback packets received by any test client (the chain
+/// consumes them, so an interceptor counts them on the way).
+pub static TRANSPORT_CC_RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[derive(Default)]
+struct CountTransportCc {
+    read_queue: std::collections::VecDeque<rtc::interceptor::TaggedPacket>,
+    write_queue: std::collections::VecDeque<rtc::interceptor::TaggedPacket>,
+}
+
+impl Protocol<rtc::interceptor::TaggedPacket, rtc::interceptor::TaggedPacket, ()> for CountTransportCc {
+    type Rout = rtc::interceptor::TaggedPacket;
+    type Wout = rtc::interceptor::TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: rtc::interceptor::TaggedPacket) -> Result<(), Self::Error> {
+        if let rtc::interceptor::Packet::Rtcp(packets) = &msg.message.packet {
+            let n = packets
+                .iter()
+                .filter(|p| {
+                    p.as_any()
+                        .is::<rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc>()
+                })
+                .count();
+            TRANSPORT_CC_RECEIVED.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.read_queue.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read_queue.pop_front()
+    }
+    fn handle_write(&mut self, msg: rtc::interceptor::TaggedPacket) -> Result<(), Self::Error> {
+        self.write_queue.push_back(msg);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write_queue.pop_front()
+    }
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn poll_timeout(&mut self) -> Option<Self::Time> {
+        None
+    }
+}
+
+impl rtc::interceptor::Interceptor for CountTransportCc {
+    fn bind_local_stream(&mut self, _info: &rtc::interceptor::StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &rtc::interceptor::StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &rtc::interceptor::StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &rtc::interceptor::StreamInfo) {}
+}
+
 pub struct TestPeer {
     pub pc: RTCPeerConnection,
     pub socket: UdpSocket,
@@ -133,6 +189,17 @@ impl TestPeer {
             crate::DeliverFeedback::default(),
         );
         let registry = register_default_interceptors(registry, &mut engine).unwrap();
+        // Like a browser, a camera stamps transport-wide sequence numbers on what it sends, so
+        // the SFU can give it bandwidth feedback.
+        let registry = rtc::peer_connection::configuration::interceptor_registry::configure_twcc_sender_only(
+            registry,
+            &mut engine,
+        )
+        .unwrap();
+        let registry = registry.with(
+            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT + 1),
+            CountTransportCc::default(),
+        );
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(engine)

@@ -53,6 +53,9 @@ export const KNOWN_ACTIONS = [
   'device.pair',
   'device.revoke',
   'audit.export',
+  'live.connect_camera',
+  'live.disconnect_camera',
+  'live.call_for_help',
 ];
 
 /**

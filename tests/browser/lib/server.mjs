@@ -1,7 +1,8 @@
 // Start and stop a real remote-assist server for end-to-end tests.
 //
-// The server binds 127.0.0.1:0 and prints `listening on https://127.0.0.1:PORT` on stdout; on the
-// first start with an empty database it also prints the one-time admin credentials
+// The server binds 127.0.0.1:0 and prints `listening on https://127.0.0.1:PORT` on stdout, then
+// `media on udp://127.0.0.1:PORT (advertised as 127.0.0.1)` (the media UDP port); on the first
+// start with an empty database it also prints the one-time admin credentials
 // (`  login ID: admin`, `  password: …`). Nothing here sleeps: we wait for those lines, each wait
 // bounded by a timeout, and the process is always killed by stop().
 
@@ -39,6 +40,8 @@ function serverEnv() {
  * @property {string} dataDir
  * @property {string | null} adminLogin     one-time admin login ID (first start only)
  * @property {string | null} adminPassword  one-time admin password (first start only)
+ * @property {{address: string, port: number, advertised: string} | null} media  the media UDP
+ *   socket (`media on udp://ADDRESS:PORT (advertised as IP)`), when the server printed it
  * @property {() => string} output          everything printed so far (stdout + stderr)
  * @property {() => Promise<void>} stop     SIGTERM, then SIGKILL after 5 s; idempotent
  */
@@ -48,7 +51,8 @@ function serverEnv() {
  * @param {object} [options]
  * @param {string} [options.name]       label used for the log file in artifacts/
  * @param {string} [options.dataDir]    reuse a data directory (default: fresh temp dir)
- * @param {string[]} [options.extraArgs]
+ * @param {string[]} [options.extraArgs]  more `serve` arguments, e.g. ['--media-port', '0']
+ * @param {boolean} [options.expectMedia] also wait for the `media on udp://…` line
  * @param {Record<string, string>} [options.env]
  * @param {boolean} [options.expectAdminPassword] wait for the one-time password (default true
  *   for a fresh data directory)
@@ -81,8 +85,8 @@ export async function startServer(options = {}) {
 
   let all = '';
   let stdoutBuffer = '';
-  /** @type {{url: string | null, port: number, adminLogin: string | null, adminPassword: string | null}} */
-  const found = { url: null, port: 0, adminLogin: null, adminPassword: null };
+  /** @type {{url: string | null, port: number, adminLogin: string | null, adminPassword: string | null, media: {address: string, port: number, advertised: string} | null}} */
+  const found = { url: null, port: 0, adminLogin: null, adminPassword: null, media: null };
   /** @type {(() => void) | null} */
   let onProgress = null;
 
@@ -112,6 +116,10 @@ export async function startServer(options = {}) {
     if (listening && !found.url) {
       found.url = listening[1];
       found.port = Number(new URL(found.url).port);
+    }
+    const media = /media on udp:\/\/(\S+):(\d+) \(advertised as ([^)\s]+)\)/.exec(plain);
+    if (media && !found.media) {
+      found.media = { address: media[1], port: Number(media[2]), advertised: media[3] };
     }
     const login = /^\s*login ID:\s*(\S+)\s*$/.exec(plain);
     if (login && !found.adminLogin) found.adminLogin = login[1];
@@ -152,7 +160,7 @@ export async function startServer(options = {}) {
         timeoutMs,
       );
       onProgress = () => {
-        if (found.url && (!expectPassword || found.adminPassword)) {
+        if (found.url && (!expectPassword || found.adminPassword) && (!options.expectMedia || found.media)) {
           clearTimeout(timer);
           resolve(undefined);
         } else if (exited) {
@@ -174,6 +182,7 @@ export async function startServer(options = {}) {
     dataDir,
     adminLogin: found.adminLogin,
     adminPassword: found.adminPassword,
+    media: found.media,
     output: () => all,
     stop,
   };
