@@ -100,7 +100,8 @@ impl Default for Config {
             objects_dir: None,
             time_zone: "Asia/Tokyo".into(),
             log_format: LogFormat::Pretty,
-            log_level: "info".into(),
+            // rtc_dtls warns about every unknown TLS extension a browser offers; keep its errors.
+            log_level: "info,rtc_dtls=error".into(),
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
             lockout_threshold: 5,

@@ -42,7 +42,11 @@ async fn the_slot_resumes_after_the_camera_reconnects_from_a_new_address() {
     let answer = next_of(&mut ws, "answer").await;
     sup.answer(answer["sdp"].as_str().unwrap(), None);
     sup.connect().await;
-    send(&mut ws, json!({"type": "connect_camera", "device_id": device})).await;
+    send(
+        &mut ws,
+        json!({"type": "connect_camera", "device_id": device}),
+    )
+    .await;
     assert_eq!(next_of(&mut ws, "camera_added").await["slot"], 0);
 
     let units = h264_access_units(4, 15);
@@ -59,7 +63,10 @@ async fn the_slot_resumes_after_the_camera_reconnects_from_a_new_address() {
         sup.pump(Duration::from_millis(50)).await;
     }
     let before = sup.video_packets().len();
-    assert!(before > 20, "media flowed before the move ({before} packets)");
+    assert!(
+        before > 20,
+        "media flowed before the move ({before} packets)"
+    );
     let ssrc = sup.video_packets()[0].header.ssrc;
     let last_seq = sup.video_packets().last().unwrap().header.sequence_number;
 
@@ -76,7 +83,10 @@ async fn the_slot_resumes_after_the_camera_reconnects_from_a_new_address() {
         }
         state = next_of(&mut ws, "camera_media").await;
     }
-    assert_eq!(state["state"], "reconnecting", "the console shows the tile reconnecting");
+    assert_eq!(
+        state["state"], "reconnecting",
+        "the console shows the tile reconnecting"
+    );
     let (_cam_ws, mut cam) = camera_with_media(&app, addr, &credential).await;
     ts = ts.wrapping_add(90_000);
     next = 0;
@@ -93,7 +103,10 @@ async fn the_slot_resumes_after_the_camera_reconnects_from_a_new_address() {
     let resumed = resumed.expect("media resumed within 5 s");
     eprintln!("slot resumed {resumed:?} after the camera's connection was lost");
     let after = &sup.video_packets()[before..];
-    assert!(after.iter().all(|p| p.header.ssrc == ssrc), "same SSRC in the slot");
+    assert!(
+        after.iter().all(|p| p.header.ssrc == ssrc),
+        "same SSRC in the slot"
+    );
     assert_eq!(
         after[0].header.sequence_number,
         last_seq.wrapping_add(1),
@@ -101,5 +114,8 @@ async fn the_slot_resumes_after_the_camera_reconnects_from_a_new_address() {
     );
     // The supporter is told it is live again.
     let live = next_of(&mut ws, "camera_media").await;
-    assert!(live["state"] == "connecting" || live["state"] == "live", "{live}");
+    assert!(
+        live["state"] == "connecting" || live["state"] == "live",
+        "{live}"
+    );
 }

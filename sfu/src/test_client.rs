@@ -53,7 +53,8 @@ pub struct Received {
 
 /// Transport-wide congestion control feedback packets received by any test client (the chain
 /// consumes them, so an interceptor counts them on the way).
-pub static TRANSPORT_CC_RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static TRANSPORT_CC_RECEIVED: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Default)]
 struct CountTransportCc {
@@ -61,7 +62,9 @@ struct CountTransportCc {
     write_queue: std::collections::VecDeque<rtc::interceptor::TaggedPacket>,
 }
 
-impl Protocol<rtc::interceptor::TaggedPacket, rtc::interceptor::TaggedPacket, ()> for CountTransportCc {
+impl Protocol<rtc::interceptor::TaggedPacket, rtc::interceptor::TaggedPacket, ()>
+    for CountTransportCc
+{
     type Rout = rtc::interceptor::TaggedPacket;
     type Wout = rtc::interceptor::TaggedPacket;
     type Eout = ();
@@ -74,7 +77,8 @@ impl Protocol<rtc::interceptor::TaggedPacket, rtc::interceptor::TaggedPacket, ()
                 .iter()
                 .filter(|p| {
                     p.as_any()
-                        .is::<rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc>()
+                        .is::<rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc>(
+                        )
                 })
                 .count();
             TRANSPORT_CC_RECEIVED.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
@@ -191,11 +195,12 @@ impl TestPeer {
         let registry = register_default_interceptors(registry, &mut engine).unwrap();
         // Like a browser, a camera stamps transport-wide sequence numbers on what it sends, so
         // the SFU can give it bandwidth feedback.
-        let registry = rtc::peer_connection::configuration::interceptor_registry::configure_twcc_sender_only(
-            registry,
-            &mut engine,
-        )
-        .unwrap();
+        let registry =
+            rtc::peer_connection::configuration::interceptor_registry::configure_twcc_sender_only(
+                registry,
+                &mut engine,
+            )
+            .unwrap();
         let registry = registry.with(
             rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT + 1),
             CountTransportCc::default(),

@@ -126,6 +126,57 @@ impl Codec {
     }
 }
 
+/// A codec with the H.264 details that decide which payload type fits a stream: the
+/// `profile-level-id` profile part (e.g. `42e0`) and packetization mode 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CodecId {
+    codec: Codec,
+    h264_profile: [u8; 4],
+    packetization_mode_1: bool,
+}
+
+impl CodecId {
+    fn from_codec(mime: &str, fmtp: &str) -> Self {
+        let mut h264_profile = [0u8; 4];
+        let mut packetization_mode_1 = false;
+        for parameter in fmtp.split(';') {
+            let (key, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+            match key.trim() {
+                "profile-level-id" if value.len() >= 4 => {
+                    for (slot, byte) in h264_profile.iter_mut().zip(value.bytes()) {
+                        *slot = byte.to_ascii_lowercase();
+                    }
+                }
+                "packetization-mode" => packetization_mode_1 = value.trim() == "1",
+                _ => {}
+            }
+        }
+        Self {
+            codec: Codec::from_mime(mime),
+            h264_profile,
+            packetization_mode_1,
+        }
+    }
+
+    /// How well a payload type of this codec carries a stream of `other` (0 = not at all).
+    fn fit(&self, other: &CodecId) -> u8 {
+        if self.codec != other.codec {
+            return 0;
+        }
+        if self.codec != Codec::H264 {
+            return 3;
+        }
+        match (
+            self.packetization_mode_1 == other.packetization_mode_1,
+            self.h264_profile == other.h264_profile,
+        ) {
+            (true, true) => 3,
+            (true, false) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// A media track received from a browser.
 #[derive(Clone, Debug)]
 struct RemoteTrack {
@@ -141,15 +192,19 @@ struct OutStream {
     ssrc: u32,
     rewriter: StreamRewriter,
     /// Payload type to use per codec, learnt after negotiation (first match wins).
-    payload_types: Vec<(Codec, u8)>,
+    payload_types: Vec<(CodecId, u8)>,
 }
 
 impl OutStream {
-    fn payload_type_for(&self, codec: Codec) -> Option<u8> {
+    /// The negotiated payload type that best fits the incoming stream's codec (for H.264 the
+    /// same profile and packetization mode, so decoders get what the camera really sends).
+    fn payload_type_for(&self, codec: &CodecId) -> Option<u8> {
         self.payload_types
             .iter()
-            .find(|(c, _)| *c == codec)
-            .map(|(_, pt)| *pt)
+            .map(|(c, pt)| (c.fit(codec), *pt))
+            .filter(|(fit, _)| *fit > 0)
+            .max_by_key(|(fit, _)| *fit)
+            .map(|(_, pt)| pt)
     }
 }
 
@@ -214,7 +269,7 @@ struct Peer {
     addrs: Vec<SocketAddr>,
     role: Role,
     /// Remote tracks by track ID, with their codec.
-    remote: HashMap<String, (RemoteTrack, Codec)>,
+    remote: HashMap<String, (RemoteTrack, CodecId)>,
     created: Instant,
     connected: bool,
     next_timeout: Option<Instant>,
@@ -735,8 +790,13 @@ impl Worker {
                     .rtp_parameters
                     .codecs
                     .iter()
-                    .map(|c| (Codec::from_mime(&c.rtp_codec.mime_type), c.payload_type))
-                    .filter(|(c, _)| *c != Codec::Other)
+                    .map(|c| {
+                        (
+                            CodecId::from_codec(&c.rtp_codec.mime_type, &c.rtp_codec.sdp_fmtp_line),
+                            c.payload_type,
+                        )
+                    })
+                    .filter(|(c, _)| c.codec != Codec::Other)
                     .collect();
             }
         }
@@ -994,8 +1054,8 @@ impl Worker {
                 let kind = track.kind();
                 let mime = track
                     .codec(init.ssrc)
-                    .map(|c| Codec::from_mime(&c.mime_type))
-                    .unwrap_or(Codec::Other);
+                    .map(|c| CodecId::from_codec(&c.mime_type, &c.sdp_fmtp_line))
+                    .unwrap_or(CodecId::from_codec("", ""));
                 peer.remote.insert(
                     init.track_id.clone(),
                     (
@@ -1121,7 +1181,8 @@ impl Worker {
         );
         // Phase 2: write into each destination.
         for &(to, slot) in destinations.as_slice() {
-            let Some(dest) = self.peers.get_mut(&to) else {
+            // Before its DTLS handshake a peer has no SRTP keys; writing would only fail.
+            let Some(dest) = self.peers.get_mut(&to).filter(|p| p.connected) else {
                 continue;
             };
             let stream = match (&mut dest.role, slot) {
@@ -1135,7 +1196,7 @@ impl Worker {
                 (Role::Publisher { return_audio, .. }, None) => return_audio,
                 _ => continue,
             };
-            let Some(pt) = stream.payload_type_for(codec) else {
+            let Some(pt) = stream.payload_type_for(&codec) else {
                 continue;
             };
             let out = stream.rewriter.rewrite(in_ssrc, in_seq, in_ts, now);
@@ -1223,6 +1284,46 @@ mod tests {
         let mut bad_attr = msg.clone();
         bad_attr[22] = 0xFF; // attribute length beyond the body
         assert_eq!(stun_local_ufrag(&bad_attr), None);
+    }
+
+    #[test]
+    fn h264_payload_types_follow_the_camera_profile() {
+        let stream = OutStream {
+            sender: RTCRtpSenderId::default(),
+            ssrc: 1,
+            rewriter: StreamRewriter::new(90_000),
+            payload_types: vec![
+                (
+                    CodecId::from_codec(
+                        "video/H264",
+                        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+                    ),
+                    102,
+                ),
+                (
+                    CodecId::from_codec(
+                        "video/H264",
+                        "packetization-mode=0;profile-level-id=42e01f",
+                    ),
+                    104,
+                ),
+                (
+                    CodecId::from_codec(
+                        "video/H264",
+                        "profile-level-id=42e01f;packetization-mode=1",
+                    ),
+                    106,
+                ),
+                (CodecId::from_codec("video/VP8", ""), 96),
+            ],
+        };
+        let camera =
+            CodecId::from_codec("video/h264", "packetization-mode=1;profile-level-id=42E01F");
+        assert_eq!(stream.payload_type_for(&camera), Some(106));
+        let vp8 = CodecId::from_codec("video/VP8", "");
+        assert_eq!(stream.payload_type_for(&vp8), Some(96));
+        let opus = CodecId::from_codec("audio/opus", "");
+        assert_eq!(stream.payload_type_for(&opus), None);
     }
 
     #[test]

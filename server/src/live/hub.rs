@@ -930,6 +930,10 @@ impl Hub {
             if let Some(conn) = camera.conn
                 && let Some(c) = self.conns.remove(&conn)
             {
+                // Say why before closing, so the phone shows "revoked" without a retry.
+                let _ = c.outbox.try_send(Outgoing::Message(
+                    SignalError::NotAuthenticated.to_message(self.max_cameras, None),
+                ));
                 let _ = c.outbox.try_send(Outgoing::Close("revoked"));
             }
             if let Some(peer) = camera.peer {
