@@ -78,6 +78,8 @@ pub struct Config {
     pub pairing_code_ttl_secs: u64,
     /// Cameras one supporter may have in a session at once (R1).
     pub max_cameras_per_session: u32,
+    /// A signaling connection silent for this long is closed (pings go out every third of it).
+    pub signaling_dead_after_secs: u64,
     /// UDP port all media (WebRTC) uses, on the IP of `listen`. 0 picks a free port.
     pub media_port: u16,
     /// IP address advertised in ICE candidates, e.g. the public IP behind NAT. Default: the IP
@@ -109,6 +111,7 @@ impl Default for Config {
             lockout_duration_secs: 15 * 60,
             pairing_code_ttl_secs: 10 * 60,
             max_cameras_per_session: 4,
+            signaling_dead_after_secs: 25,
             media_port: 8443,
             media_public_ip: None,
             max_body_bytes: 64 * 1024,
@@ -236,6 +239,7 @@ impl Config {
             ("lockout_window_secs", self.lockout_window_secs),
             ("lockout_duration_secs", self.lockout_duration_secs),
             ("pairing_code_ttl_secs", self.pairing_code_ttl_secs),
+            ("signaling_dead_after_secs", self.signaling_dead_after_secs),
             ("lockout_threshold", u64::from(self.lockout_threshold)),
             (
                 "max_cameras_per_session",

@@ -272,3 +272,39 @@ async fn unauthenticated_and_cross_site_connections_are_refused() {
     let refused = open(&app, addr, Some(&cookie), "https://evil.example").await;
     assert!(refused.is_err(), "cross-site WebSocket must be refused");
 }
+
+#[tokio::test]
+async fn silent_connections_are_dropped_by_the_heartbeat() {
+    let config = remote_assist::config::Config {
+        signaling_dead_after_secs: 3,
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config).await;
+    let world = app.seed().await;
+    let addr = app.serve().await;
+    let (_, cred) = paired_device(&app, world.group_a, "cam").await;
+    let mut ws = supporter(&app, addr, &world.supporter_a).await;
+    next_of(&mut ws, "presence").await;
+    // The camera connects, then its network dies: it never reads or answers pings again.
+    let silent = camera(&app, addr, &cred).await;
+    assert_eq!(
+        next_of(&mut ws, "presence").await["cameras"][0]["state"],
+        "online"
+    );
+    let started = std::time::Instant::now();
+    let mut supporter_pings = 0;
+    let offline = loop {
+        // The supporter keeps answering (tungstenite answers pings while we read).
+        let presence = next_of(&mut ws, "presence").await;
+        supporter_pings += 1;
+        if presence["cameras"][0]["state"] == "offline" {
+            break started.elapsed();
+        }
+        assert!(supporter_pings < 20);
+    };
+    assert!(
+        offline < Duration::from_secs(8),
+        "dead connection noticed after {offline:?}"
+    );
+    drop(silent);
+}

@@ -86,6 +86,15 @@ async fn metrics_count_logins_and_failures() {
         text.contains("ra_http_requests_total{class=\"4xx\"} 1"),
         "{text}"
     );
+    for media in [
+        "ra_media_peers 0",
+        "ra_media_rtp_forwarded_total 0",
+        "ra_media_plis_sent_total 0",
+        "ra_media_nacks_received_total 0",
+        "ra_media_rtp_lost_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == media), "missing {media:?}");
+    }
 }
 
 #[tokio::test]

@@ -2,9 +2,10 @@
 //!
 //! Authentication: a supporter's upgrade request carries the session cookie; a camera device
 //! sends its credential in the first `hello` message (browsers cannot set headers on
-//! WebSockets). The `Origin` must be this site. Heartbeats: the server pings every
-//! [`PING_EVERY`] and closes a connection silent for [`DEAD_AFTER`]. Credentials are re-checked
-//! every [`REAUTH_EVERY`], so expired sessions and revoked devices are disconnected.
+//! WebSockets). The `Origin` must be this site. Heartbeats: the server pings every third of
+//! `signaling_dead_after_secs` (default 25 s) and closes a connection silent for that long, so a
+//! dead connection is noticed within 30 s. Credentials are re-checked every [`REAUTH_EVERY`], so
+//! expired sessions and revoked devices are disconnected.
 
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,6 @@ use crate::auth::csrf::same_origin_request;
 use crate::auth::{ClientInfo, SessionUser, tokens};
 use crate::state::AppState;
 
-pub const PING_EVERY: Duration = Duration::from_secs(10);
-pub const DEAD_AFTER: Duration = Duration::from_secs(25);
 pub const REAUTH_EVERY: Duration = Duration::from_secs(15);
 /// A device must say hello within this time.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -201,7 +200,8 @@ async fn connection(
     })
     .await;
     let max = state.config.max_cameras_per_session;
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let dead_after = Duration::from_secs(state.config.signaling_dead_after_secs);
+    let mut ping = tokio::time::interval(dead_after / 3);
     let mut reauth = tokio::time::interval(REAUTH_EVERY);
     reauth.tick().await;
     let mut last_heard = Instant::now();
@@ -242,7 +242,7 @@ async fn connection(
                 None => break "hub stopped",
             },
             _ = ping.tick() => {
-                if last_heard.elapsed() > DEAD_AFTER {
+                if last_heard.elapsed() > dead_after {
                     break "heartbeat timeout";
                 }
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
