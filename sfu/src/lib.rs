@@ -11,6 +11,7 @@ mod api;
 mod counters;
 mod feedback;
 mod handle;
+pub mod record;
 mod rewrite;
 #[cfg(feature = "test-client")]
 pub mod test_client;
