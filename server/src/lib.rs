@@ -16,6 +16,7 @@ pub mod live;
 pub mod metrics;
 pub mod server;
 pub mod state;
+pub mod storage;
 pub mod tls;
 pub mod web;
 

@@ -1,0 +1,4 @@
+//! Storage of recordings and snapshots: encryption at rest ([`crypto`]) and, in the recording
+//! milestone, the object stores (local directory, S3) it writes to.
+
+pub mod crypto;
