@@ -337,8 +337,7 @@ pub fn decrypt_chunks(
 ) -> Result<Vec<u8>, CryptoError> {
     let cipher = key.cipher();
     let mut out = Vec::with_capacity(ciphertext.len());
-    let mut index = first_index;
-    for chunk in ciphertext.chunks(CHUNK_SIZE + TAG_LEN) {
+    for (index, chunk) in (first_index..).zip(ciphertext.chunks(CHUNK_SIZE + TAG_LEN)) {
         if chunk.len() < TAG_LEN {
             return Err(CryptoError::Truncated);
         }
@@ -370,7 +369,6 @@ pub fn decrypt_chunks(
                     CryptoError::Tampered(index)
                 }
             })?;
-        index += 1;
     }
     Ok(out)
 }
