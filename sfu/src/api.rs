@@ -65,6 +65,25 @@ pub enum SfuEvent {
     },
 }
 
+/// Identifies one recording (one camera in one session) between the server and the SFU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordingKey(pub u64);
+
+/// Recording output, on its own channel so that media bytes are never dropped with state events.
+#[derive(Debug)]
+pub enum RecordingEvent {
+    /// The next bytes of the fragmented MP4 (init segment first, then fragments).
+    Data {
+        recording: RecordingKey,
+        bytes: Vec<u8>,
+    },
+    /// The recording ended; every byte has been sent before this.
+    Finished {
+        recording: RecordingKey,
+        stats: crate::record::RecorderStats,
+    },
+}
+
 /// Where the SFU listens and what it advertises.
 #[derive(Clone, Debug)]
 pub struct SfuConfig {

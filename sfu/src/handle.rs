@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::api::{PeerId, PeerRole, SfuConfig, SfuError, SfuEvent};
+use crate::api::{PeerId, PeerRole, RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent};
 use crate::counters::Counters;
 
 /// Commands queued for the worker. When full, callers wait: signaling slows down rather than
@@ -14,6 +14,10 @@ pub const COMMAND_QUEUE: usize = 256;
 /// Events queued for the server. When full, the worker drops state events (the server re-syncs
 /// from later ones) rather than stall packet forwarding.
 pub const EVENT_QUEUE: usize = 1024;
+/// Recording output waiting for the server's writer (about 2 s of media per fragment, so hours
+/// of backlog). When full the worker stops that recording and reports it finished early rather
+/// than leave a hole in the middle of a file.
+pub const RECORDING_QUEUE: usize = 4096;
 
 pub(crate) enum Command {
     CreatePeer {
@@ -44,6 +48,15 @@ pub(crate) enum Command {
     RequestKeyframe {
         publisher: PeerId,
     },
+    /// Records the publisher (and the subscriber's voice sent to it) under `recording`. A later
+    /// call with another publisher continues the same recording (the camera reconnected).
+    StartRecording {
+        publisher: PeerId,
+        recording: RecordingKey,
+    },
+    StopRecording {
+        recording: RecordingKey,
+    },
     Stop,
 }
 
@@ -62,12 +75,29 @@ impl std::fmt::Debug for Command {
 }
 
 impl SfuHandle {
-    /// Binds the UDP socket and starts the worker thread.
+    /// Binds the UDP socket and starts the worker thread (recording output is discarded: use
+    /// [`SfuHandle::start_with_recordings`] to record).
     pub fn start(config: SfuConfig) -> std::io::Result<(SfuHandle, mpsc::Receiver<SfuEvent>)> {
+        let (handle, events, mut recordings) = Self::start_with_recordings(config)?;
+        tokio::spawn(async move { while recordings.recv().await.is_some() {} });
+        Ok((handle, events))
+    }
+
+    /// Like [`SfuHandle::start`], also returning the stream of recording output.
+    #[allow(clippy::type_complexity)]
+    pub fn start_with_recordings(
+        config: SfuConfig,
+    ) -> std::io::Result<(
+        SfuHandle,
+        mpsc::Receiver<SfuEvent>,
+        mpsc::Receiver<RecordingEvent>,
+    )> {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (events, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let (recording_tx, recording_rx) = mpsc::channel(RECORDING_QUEUE);
         let counters = std::sync::Arc::new(Counters::default());
-        let local_addr = crate::worker::spawn(config, command_rx, events, counters.clone())?;
+        let local_addr =
+            crate::worker::spawn(config, command_rx, events, recording_tx, counters.clone())?;
         Ok((
             SfuHandle {
                 commands,
@@ -75,7 +105,31 @@ impl SfuHandle {
                 counters,
             },
             event_rx,
+            recording_rx,
         ))
+    }
+
+    /// Starts (or moves to a new publisher peer) a recording.
+    pub async fn start_recording(
+        &self,
+        publisher: PeerId,
+        recording: RecordingKey,
+    ) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::StartRecording {
+                publisher,
+                recording,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Ends a recording; its last bytes and `Finished` follow on the recording stream.
+    pub async fn stop_recording(&self, recording: RecordingKey) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::StopRecording { recording })
+            .await
+            .map_err(|_| SfuError::Stopped)
     }
 
     /// The UDP address media is received on.

@@ -17,7 +17,9 @@ mod rewrite;
 pub mod test_client;
 mod worker;
 
-pub use api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};
+pub use api::{
+    PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent,
+};
 pub use counters::Counters;
 pub use feedback::{DELIVER_FEEDBACK_SLOT, DeliverFeedback};
 pub use handle::SfuHandle;

@@ -44,9 +44,12 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::api::{PeerId, PeerRole, PeerState, SfuConfig, SfuError, SfuEvent};
+use crate::api::{
+    PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent,
+};
 use crate::counters::Counters;
 use crate::handle::Command;
+use crate::record::{Recorder, Stream};
 use crate::rewrite::StreamRewriter;
 
 /// Largest datagram we accept (the browsers' MTU is ~1200–1500).
@@ -62,6 +65,7 @@ pub(crate) fn spawn(
     config: SfuConfig,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<SfuEvent>,
+    recording_tx: mpsc::Sender<RecordingEvent>,
     counters: Arc<Counters>,
 ) -> std::io::Result<SocketAddr> {
     let socket = std::net::UdpSocket::bind(config.bind)?;
@@ -90,6 +94,8 @@ pub(crate) fn spawn(
                     socket,
                     advertised,
                     events,
+                    recording_tx,
+                    recordings: HashMap::new(),
                     counters,
                     peers: HashMap::new(),
                     by_ufrag: HashMap::new(),
@@ -279,6 +285,9 @@ struct Worker {
     socket: UdpSocket,
     advertised: SocketAddr,
     events: mpsc::Sender<SfuEvent>,
+    recording_tx: mpsc::Sender<RecordingEvent>,
+    /// Active recordings and the publisher peer currently feeding each.
+    recordings: HashMap<RecordingKey, (Recorder, Option<PeerId>)>,
     counters: Arc<Counters>,
     peers: HashMap<PeerId, Peer>,
     by_ufrag: HashMap<String, PeerId>,
@@ -622,6 +631,19 @@ impl Worker {
                 enabled,
             } => self.set_return_audio(subscriber, publisher, enabled),
             Command::RequestKeyframe { publisher } => self.request_keyframe(publisher, true),
+            Command::StartRecording {
+                publisher,
+                recording,
+            } => {
+                let entry = self
+                    .recordings
+                    .entry(recording)
+                    .or_insert_with(|| (Recorder::new(Instant::now()), None));
+                entry.1 = Some(publisher);
+                // The file must start with a keyframe.
+                self.request_keyframe(publisher, true);
+            }
+            Command::StopRecording { recording } => self.finish_recording(recording),
             Command::Stop => {}
         }
     }
@@ -827,6 +849,63 @@ impl Worker {
         Ok(sdp)
     }
 
+    /// The recording a publisher feeds, if any.
+    fn recording_of(&self, publisher: PeerId) -> Option<RecordingKey> {
+        self.recordings
+            .iter()
+            .find(|(_, (_, p))| *p == Some(publisher))
+            .map(|(k, _)| *k)
+    }
+
+    fn record(&mut self, recording: RecordingKey, stream: Stream, packet: &rtc::rtp::Packet) {
+        let Some((recorder, _)) = self.recordings.get_mut(&recording) else {
+            return;
+        };
+        recorder.push(stream, packet, Instant::now());
+        let mut overflow = false;
+        while let Some(bytes) = recorder.poll_output() {
+            if self
+                .recording_tx
+                .try_send(RecordingEvent::Data { recording, bytes })
+                .is_err()
+            {
+                overflow = true;
+                break;
+            }
+        }
+        if overflow {
+            tracing::error!(
+                ?recording,
+                "recording writer is too far behind; stopping this recording"
+            );
+            self.finish_recording(recording);
+        }
+    }
+
+    fn finish_recording(&mut self, recording: RecordingKey) {
+        let Some((mut recorder, _)) = self.recordings.remove(&recording) else {
+            return;
+        };
+        recorder.finish();
+        let tx = self.recording_tx.clone();
+        let mut rest = Vec::new();
+        while let Some(bytes) = recorder.poll_output() {
+            rest.push(RecordingEvent::Data { recording, bytes });
+        }
+        rest.push(RecordingEvent::Finished {
+            recording,
+            stats: recorder.stats(),
+        });
+        // The end of a recording must not be lost to a momentarily full queue.
+        tokio::spawn(async move {
+            for event in rest {
+                if tx.send(event).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
     fn remove_peer(&mut self, id: PeerId) {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
@@ -1005,6 +1084,16 @@ impl Worker {
         self.mark(publisher);
     }
 
+    fn is_publisher(&self, peer: PeerId) -> bool {
+        matches!(
+            self.peers.get(&peer),
+            Some(Peer {
+                role: Role::Publisher { .. },
+                ..
+            })
+        )
+    }
+
     /// Drains every dirty peer until nothing is left to do.
     fn drain_dirty(&mut self) {
         while let Some(id) = self.dirty.pop() {
@@ -1168,6 +1257,26 @@ impl Worker {
         }
         if newly_flowing {
             self.emit(SfuEvent::MediaFlowing { peer: from });
+        }
+        // Recording taps: the camera's own tracks, and the supporter's voice to each camera.
+        if self.is_publisher(from) {
+            if let Some(recording) = self.recording_of(from) {
+                let stream = match kind {
+                    RtpCodecKind::Video if codec.codec == Codec::H264 => Some(Stream::CameraVideo),
+                    RtpCodecKind::Audio => Some(Stream::CameraAudio),
+                    // VP8 cameras: this muxer writes H.264 only (WebM is planned).
+                    _ => None,
+                };
+                if let Some(stream) = stream {
+                    self.record(recording, stream, &packet);
+                }
+            }
+        } else if kind == RtpCodecKind::Audio {
+            for &(target, _) in destinations.as_slice() {
+                if let Some(recording) = self.recording_of(target) {
+                    self.record(recording, Stream::SupporterAudio, &packet);
+                }
+            }
         }
         // Extensions are negotiated per connection; forwarding them under another id would
         // corrupt them, so they are dropped and each leg adds its own.

@@ -1,0 +1,95 @@
+//! The SFU's recording tap: a camera in a session is recorded while it is live, with the
+//! supporter's voice as a second audio track; the output is a playable fragmented MP4.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use remote_assist_sfu::{PeerId, PeerRole, RecordingEvent, RecordingKey, SfuConfig, SfuHandle};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_camera_is_recorded_with_the_supporters_voice() {
+    let (sfu, _events, mut recordings) = SfuHandle::start_with_recordings(SfuConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        advertised_ip: None,
+    })
+    .unwrap();
+    let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;
+    let mut supporter = join(&sfu, PeerId(2), PeerRole::Subscriber { slots: 4 }, None).await;
+    camera.connect().await;
+    supporter.connect().await;
+    sfu.attach(PeerId(1), PeerId(2), 0).await.unwrap();
+    sfu.set_return_audio(PeerId(2), PeerId(1), true)
+        .await
+        .unwrap();
+    let key = RecordingKey(7);
+    sfu.start_recording(PeerId(1), key).await.unwrap();
+
+    let units = h264_access_units(4, 150);
+    let (mut ts, mut audio_ts, mut next, mut plis) = (0u32, 0u32, 0usize, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if camera.received.plis > plis {
+            plis = camera.received.plis;
+            next = 0; // the recording asked for a keyframe
+        }
+        camera.send_video_frame(&units[next % units.len()], ts);
+        next += 1;
+        ts = ts.wrapping_add(6000);
+        for _ in 0..3 {
+            camera.send_audio_packet(audio_ts);
+            supporter.send_audio_packet(audio_ts);
+            audio_ts = audio_ts.wrapping_add(960);
+        }
+        camera.pump(Duration::from_millis(30)).await;
+        supporter.pump(Duration::from_millis(30)).await;
+    }
+    sfu.stop_recording(key).await.unwrap();
+    let mut file = Vec::new();
+    let stats = loop {
+        match tokio::time::timeout(Duration::from_secs(10), recordings.recv()).await {
+            Ok(Some(RecordingEvent::Data { recording, bytes })) => {
+                assert_eq!(recording, key);
+                file.extend_from_slice(&bytes);
+            }
+            Ok(Some(RecordingEvent::Finished { recording, stats })) => {
+                assert_eq!(recording, key);
+                break stats;
+            }
+            other => panic!("recording stream ended early: {other:?}"),
+        }
+    };
+    assert!(stats.video_frames > 20, "{stats:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tap.mp4");
+    std::fs::write(&path, &file).unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "video, camera audio, supporter voice: {text}"
+    );
+    assert!(lines[0].starts_with("h264,"), "{text}");
+    let frames: u64 = lines[0].rsplit(',').next().unwrap().parse().unwrap();
+    assert_eq!(frames, stats.video_frames, "every recorded frame decodes");
+    assert!(
+        lines[1].starts_with("opus") && lines[2].starts_with("opus"),
+        "{text}"
+    );
+}
