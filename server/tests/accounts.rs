@@ -392,3 +392,72 @@ async fn users_see_their_own_login_history_only() {
     assert_eq!(events[1]["outcome"], "failure");
     assert!(events.iter().all(|e| e["actor_label"] == "supporter-a"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_cannot_outrun_the_lockout() {
+    let app = std::sync::Arc::new(TestApp::new().await);
+    let world = app.seed().await;
+    let id = world.supporter_a.login_id.clone();
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (app, id) = (app.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            app.try_login(&id, &format!("Wrong-pass-{i}")).await.1
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    // At most five passwords were really checked; the rest were refused unchecked.
+    let events = app
+        .db
+        .list_audit_events(&remote_assist::db::audit::AuditFilter {
+            action: Some("auth.login".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let checked = events
+        .iter()
+        .filter(|e| e.detail.as_deref() == Some("wrong password"))
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked in a burst of 30"
+    );
+    assert_eq!(events.len(), 30);
+    let (_, status, _) = app.try_login(&id, PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the account is locked");
+}
+
+#[tokio::test]
+async fn login_history_cannot_be_flushed_by_others() {
+    let app = TestApp::new().await;
+    let world = app.seed().await;
+    let victim = world.supporter_a.id.to_string();
+    app.login_as(&world.supporter_a).await;
+    // Someone fails 250 logins typing the victim's user ID as a login ID.
+    for _ in 0..250 {
+        app.db
+            .insert_audit_event(&remote_assist::db::audit::NewAuditEvent {
+                at: START,
+                actor_kind: remote_assist::db::audit::ActorKind::Anonymous,
+                actor_id: None,
+                actor_label: Some(victim.clone()),
+                group_id: None,
+                action: "auth.login",
+                target: None,
+                client_ip: None,
+                user_agent: None,
+                outcome: remote_assist::db::audit::Outcome::Failure,
+                detail: Some("unknown login ID".into()),
+            })
+            .await
+            .unwrap();
+    }
+    let session = app.login_as(&world.supporter_a).await;
+    let (_, body) = app.get("/api/auth/login-history", &session).await;
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "both real logins are still listed: {body}");
+}

@@ -308,3 +308,55 @@ async fn silent_connections_are_dropped_by_the_heartbeat() {
     );
     drop(silent);
 }
+
+#[tokio::test]
+async fn an_open_console_keeps_its_session_alive_but_not_past_the_absolute_limit() {
+    let config = remote_assist::config::Config {
+        signaling_dead_after_secs: 2,
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config).await;
+    let world = app.seed().await;
+    let addr = app.serve().await;
+    let mut ws = supporter(&app, addr, &world.supporter_a).await;
+    next_of(&mut ws, "presence").await;
+    // An hour of watching with no page loads: the socket keeps the session alive.
+    for _ in 0..3 {
+        app.clock.advance_secs(20 * 60);
+        // Stay active (answering the server's pings) while a recheck runs.
+        for _ in 0..8 {
+            send(&mut ws, json!({"type": "ping"})).await;
+            assert_eq!(next_of(&mut ws, "pong").await["type"], "pong");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    }
+    // The absolute 12-hour limit still ends it.
+    app.clock.advance_secs(12 * 3600);
+    let closing = next_of(&mut ws, "never").await;
+    assert_eq!(closing["code"], "not_authenticated", "{closing}");
+}
+
+#[tokio::test]
+async fn moving_a_supporter_to_another_group_ends_their_live_connection() {
+    let config = remote_assist::config::Config {
+        signaling_dead_after_secs: 2,
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config).await;
+    let world = app.seed().await;
+    let addr = app.serve().await;
+    let mut ws = supporter(&app, addr, &world.supporter_a).await;
+    next_of(&mut ws, "presence").await;
+    let sys = app.login_as(&world.sysadmin).await;
+    let (status, _) = app
+        .call(
+            axum::http::Method::PATCH,
+            &format!("/api/users/{}", world.supporter_a.id),
+            Some(json!({"group_id": world.group_b})),
+            Some(&sys),
+        )
+        .await;
+    assert!(status.is_success());
+    let closing = next_of(&mut ws, "never").await;
+    assert_eq!(closing["code"], "not_authenticated", "{closing}");
+}

@@ -39,6 +39,10 @@ async fn health_and_readiness() {
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["database"], "ok");
     assert_eq!(ready["object_store"], "ok");
+    assert_eq!(
+        ready["live"], "ok",
+        "signaling hub and media worker are running"
+    );
 }
 
 #[tokio::test]

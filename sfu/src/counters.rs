@@ -19,6 +19,18 @@ pub struct Counters {
     pub plis_sent: AtomicU64,
     pub plis_received: AtomicU64,
     pub dropped_datagrams: AtomicU64,
+    /// Milliseconds since the Unix epoch of the worker loop's last turn (it turns at least every
+    /// half second), for readiness checks.
+    pub worker_heartbeat_ms: AtomicU64,
+    /// Inputs that made the media engine panic (the peer involved was dropped).
+    pub panics: AtomicU64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Counters {

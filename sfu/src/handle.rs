@@ -47,6 +47,8 @@ pub(crate) enum Command {
     },
     RequestKeyframe {
         publisher: PeerId,
+        /// Skip the rate limit (a new viewer or recording needs one now).
+        force: bool,
     },
     /// Records the publisher (and the subscriber's voice sent to it) under `recording`. A later
     /// call with another publisher continues the same recording (the camera reconnected).
@@ -137,6 +139,12 @@ impl SfuHandle {
         self.local_addr
     }
 
+    /// Whether the worker loop turned within `max_age` (it turns at least every half second).
+    pub fn is_alive(&self, max_age: std::time::Duration) -> bool {
+        let last = Counters::get(&self.counters.worker_heartbeat_ms);
+        crate::counters::unix_millis().saturating_sub(last) <= max_age.as_millis() as u64
+    }
+
     /// Packet and byte counters for `/metrics`.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -222,10 +230,24 @@ impl SfuHandle {
             .map_err(|_| SfuError::Stopped)
     }
 
-    /// Asks the publisher for a keyframe (rate-limited inside the worker).
+    /// Asks the publisher for a keyframe now (a new viewer needs one).
     pub async fn request_keyframe(&self, publisher: PeerId) -> Result<(), SfuError> {
         self.commands
-            .send(Command::RequestKeyframe { publisher })
+            .send(Command::RequestKeyframe {
+                publisher,
+                force: true,
+            })
+            .await
+            .map_err(|_| SfuError::Stopped)
+    }
+
+    /// Asks for a keyframe at most once per rate-limit interval (requests from clients).
+    pub async fn request_keyframe_limited(&self, publisher: PeerId) -> Result<(), SfuError> {
+        self.commands
+            .send(Command::RequestKeyframe {
+                publisher,
+                force: false,
+            })
             .await
             .map_err(|_| SfuError::Stopped)
     }

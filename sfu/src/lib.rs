@@ -20,7 +20,7 @@ mod worker;
 pub use api::{
     PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent,
 };
-pub use counters::Counters;
+pub use counters::{Counters, unix_millis};
 pub use feedback::{DELIVER_FEEDBACK_SLOT, DeliverFeedback};
 pub use handle::SfuHandle;
 

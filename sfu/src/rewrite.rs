@@ -20,6 +20,9 @@ pub struct StreamRewriter {
     last_sent_at: Option<Instant>,
     /// Highest input sequence number seen from the current source (extended, for loss counts).
     highest_in: Option<u16>,
+    /// The first sequence number of the current source: older ones would map onto sequence
+    /// numbers already used by the previous source, so they are dropped.
+    first_in: u16,
 }
 
 /// What happened to one packet.
@@ -44,6 +47,7 @@ impl StreamRewriter {
             last_out_ts: 0,
             last_sent_at: None,
             highest_in: None,
+            first_in: 0,
         }
     }
 
@@ -52,7 +56,12 @@ impl StreamRewriter {
         self.source_ssrc = None;
     }
 
-    pub fn rewrite(&mut self, ssrc: u32, seq: u16, ts: u32, now: Instant) -> Rewritten {
+    /// Rewrites one packet; `None` when it must be dropped (a late packet from before the
+    /// current source's first one).
+    pub fn rewrite(&mut self, ssrc: u32, seq: u16, ts: u32, now: Instant) -> Option<Rewritten> {
+        if self.source_ssrc == Some(ssrc) && seq.wrapping_sub(self.first_in) >= 0x8000 {
+            return None;
+        }
         let mut switched = false;
         if self.source_ssrc != Some(ssrc) {
             switched = true;
@@ -69,6 +78,7 @@ impl StreamRewriter {
             self.ts_offset = out_ts.wrapping_sub(ts);
             self.source_ssrc = Some(ssrc);
             self.highest_in = None;
+            self.first_in = seq;
         }
         let gap = match self.highest_in {
             None => 0,
@@ -96,12 +106,12 @@ impl StreamRewriter {
             self.last_out_ts = out_ts;
             self.last_sent_at = Some(now);
         }
-        Rewritten {
+        Some(Rewritten {
             seq: out_seq,
             ts: out_ts,
             switched,
             gap,
-        }
+        })
     }
 }
 
@@ -124,18 +134,29 @@ mod tests {
     fn continuous_within_a_source_and_across_switches() {
         let start = Instant::now();
         let mut rw = StreamRewriter::new(90_000);
-        let a = rw.rewrite(1, 100, 5000, start);
+        let a = rw.rewrite(1, 100, 5000, start).unwrap();
         assert!(a.switched);
-        let b = rw.rewrite(1, 101, 8000, start + Duration::from_millis(33));
+        let b = rw
+            .rewrite(1, 101, 8000, start + Duration::from_millis(33))
+            .unwrap();
         assert_eq!(b.seq, a.seq.wrapping_add(1));
         assert_eq!(b.ts, a.ts.wrapping_add(3000));
         assert!(!b.switched);
         // A new source with unrelated bases continues right after, 1 s later in RTP time.
-        let c = rw.rewrite(2, 60_000, 123_456, start + Duration::from_millis(1033));
+        let c = rw
+            .rewrite(2, 60_000, 123_456, start + Duration::from_millis(1033))
+            .unwrap();
         assert!(c.switched);
         assert_eq!(c.seq, b.seq.wrapping_add(1));
         assert_eq!(c.ts, b.ts.wrapping_add(90_000));
-        let d = rw.rewrite(2, 60_001, 126_456, start + Duration::from_millis(1066));
+        let d = rw
+            .rewrite(2, 60_001, 126_456, start + Duration::from_millis(1066))
+            .unwrap();
+        // A late packet of the new source from before its first one would reuse an old number.
+        assert!(
+            rw.rewrite(2, 59_999, 120_000, start + Duration::from_millis(1070))
+                .is_none()
+        );
         assert_eq!(d.seq, c.seq.wrapping_add(1));
         assert_eq!(d.ts, c.ts.wrapping_add(3000));
     }
@@ -144,14 +165,14 @@ mod tests {
     fn gaps_and_reordering_are_kept_and_counted() {
         let now = Instant::now();
         let mut rw = StreamRewriter::new(48_000);
-        let a = rw.rewrite(7, 65_534, 0, now);
-        let b = rw.rewrite(7, 1, 960, now); // wraps, skipping 65535 and 0
+        let a = rw.rewrite(7, 65_534, 0, now).unwrap();
+        let b = rw.rewrite(7, 1, 960, now).unwrap(); // wraps, skipping 65535 and 0
         assert_eq!(b.seq, a.seq.wrapping_add(3));
         assert_eq!(b.gap, 2);
-        let late = rw.rewrite(7, 0, 960, now); // the missing one arrives late
+        let late = rw.rewrite(7, 0, 960, now).unwrap(); // the missing one arrives late
         assert_eq!(late.seq, a.seq.wrapping_add(2));
         assert_eq!(late.gap, 0);
-        let c = rw.rewrite(7, 2, 1920, now);
+        let c = rw.rewrite(7, 2, 1920, now).unwrap();
         assert_eq!(c.seq, a.seq.wrapping_add(4));
         assert_eq!(c.gap, 0);
     }

@@ -481,6 +481,10 @@ impl Worker {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
+            self.counters.worker_heartbeat_ms.store(
+                crate::counters::unix_millis(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.drain_dirty();
             let now = Instant::now();
             let deadline = self
@@ -496,7 +500,7 @@ impl Worker {
                     Some(command) => self.command(command),
                 },
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => self.datagram(&buf[..n], from),
+                    Ok((n, from)) => self.datagram_guarded(&buf[..n], from),
                     Err(error) => {
                         // ICMP port unreachable and the like surface here; keep serving.
                         tracing::debug!(%error, "media socket receive error");
@@ -511,14 +515,50 @@ impl Worker {
     }
 
     fn emit(&self, event: SfuEvent) {
-        if self.events.try_send(event).is_err() {
-            tracing::warn!("SFU event queue full; event dropped");
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            // A peer's end must reach the server even when the queue is momentarily full, or
+            // a camera would stay "online" forever; other events are superseded by later ones.
+            Err(mpsc::error::TrySendError::Full(
+                event @ SfuEvent::PeerState {
+                    state: PeerState::Failed,
+                    ..
+                },
+            )) => {
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let _ = events.send(event).await;
+                });
+            }
+            Err(_) => tracing::warn!("SFU event queue full; event dropped"),
         }
     }
 
     fn mark(&mut self, peer: PeerId) {
         if !self.dirty.contains(&peer) {
             self.dirty.push(peer);
+        }
+    }
+
+    /// Handles a datagram; a panic inside the media engine (a bug, or input it cannot cope with)
+    /// drops the peer involved instead of stopping media for everyone.
+    fn datagram_guarded(&mut self, data: &[u8], from: SocketAddr) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.datagram(data, from);
+            self.drain_dirty();
+        }));
+        if result.is_err() {
+            Counters::add(&self.counters.panics, 1);
+            self.dirty.clear();
+            self.inbox.clear();
+            if let Some(peer) = self.by_addr.get(&from).copied() {
+                tracing::error!(%peer, "media engine panicked on a datagram; dropping the peer");
+                self.remove_peer(peer);
+                self.emit(SfuEvent::PeerState {
+                    peer,
+                    state: PeerState::Failed,
+                });
+            }
         }
     }
 
@@ -630,7 +670,9 @@ impl Worker {
                 publisher,
                 enabled,
             } => self.set_return_audio(subscriber, publisher, enabled),
-            Command::RequestKeyframe { publisher } => self.request_keyframe(publisher, true),
+            Command::RequestKeyframe { publisher, force } => {
+                self.request_keyframe(publisher, force)
+            }
             Command::StartRecording {
                 publisher,
                 recording,
@@ -1308,7 +1350,9 @@ impl Worker {
             let Some(pt) = stream.payload_type_for(&codec) else {
                 continue;
             };
-            let out = stream.rewriter.rewrite(in_ssrc, in_seq, in_ts, now);
+            let Some(out) = stream.rewriter.rewrite(in_ssrc, in_seq, in_ts, now) else {
+                continue;
+            };
             let mut copy = packet.clone();
             copy.header.ssrc = stream.ssrc;
             copy.header.payload_type = pt;

@@ -275,6 +275,8 @@ const ja = {
   'pair.code': 'ペアリングコード',
   'pair.submit': 'ペアリング',
   'pair.working': 'ペアリングしています…',
+  'pair.existing':
+    'このスマートフォンは既にグループ「{group}」のカメラ「{name}」として登録されています。新しいコードでペアリングすると置き換わります。続けるには「ペアリング」を押してください。',
   'pair.done': 'このスマートフォンはグループ「{group}」のカメラ「{name}」になりました。',
   'pair.go_field': 'カメラ画面を開く',
   'pair.help': '管理者から渡されたQRコードを読み取るか、ペアリングコードを入力してください。',
@@ -604,6 +606,8 @@ const en = {
   'pair.code': 'Pairing code',
   'pair.submit': 'Pair',
   'pair.working': 'Pairing…',
+  'pair.existing':
+    'This phone is already the camera “{name}” of group {group}. Pairing with the new code replaces that. Press Pair to continue.',
   'pair.done': 'This phone is now the camera “{name}” of group {group}.',
   'pair.go_field': 'Open the camera page',
   'pair.help': 'Scan the QR code from your administrator, or type the pairing code.',

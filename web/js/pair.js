@@ -3,12 +3,16 @@
 //!
 //! The code is used once, so after success it is removed from the address bar: reloading the page
 //! must not show a confusing "invalid code" error.
+//!
+//! A phone that is already a camera is never re-registered by merely opening a link: the page
+//! says which camera and group it is now and waits for an explicit tap, so a link from another
+//! group cannot silently move the phone there.
 
 import { api, errorMessage } from './api.js';
 import { onLangChange, t } from './i18n.js';
 import { byId, showError, showStatus } from './dom.js';
 import { initPublicPage } from './layout.js';
-import { saveDevice } from './device.js';
+import { loadDevice, saveDevice } from './device.js';
 
 /** @typedef {import('./api.js').PairResult} PairResult */
 
@@ -18,6 +22,8 @@ const submit = /** @type {HTMLButtonElement} */ (byId('pair-submit'));
 const errorBox = byId('pair-error');
 const working = byId('pair-working');
 const done = byId('pair-done');
+const existingBox = byId('pair-existing');
+const existing = loadDevice();
 
 /** @type {unknown} */
 let lastError = null;
@@ -26,6 +32,13 @@ let paired = null;
 
 function render() {
   showError(errorBox, lastError ? errorMessage(lastError) : null);
+  existingBox.hidden = !existing || paired !== null;
+  if (existing) {
+    existingBox.textContent = t('pair.existing', {
+      name: existing.device_name,
+      group: existing.group_name,
+    });
+  }
   if (paired) {
     byId('pair-done-text').textContent = t('pair.done', {
       name: paired.device_name,
@@ -73,9 +86,11 @@ form.addEventListener('submit', (event) => {
 
 await initPublicPage();
 const fromQuery = (new URLSearchParams(location.search).get('code') || '').trim();
-if (fromQuery) {
+render();
+if (fromQuery && !existing) {
   codeInput.value = fromQuery;
   await pair(fromQuery);
 } else {
-  codeInput.focus();
+  if (fromQuery) codeInput.value = fromQuery;
+  submit.focus();
 }

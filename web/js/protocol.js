@@ -49,4 +49,6 @@ export const ERROR_TEXTS = Object.freeze({
   bad_offer: { en: "The browser's media offer was not usable (no supported codec).", ja: "ブラウザのメディア提案を利用できません（対応コーデックがありません）。" },
   offer_required: { en: "The media connection is not ready yet.", ja: "メディア接続の準備ができていません。" },
   unavailable: { en: "The media server is unavailable; try again.", ja: "メディアサーバーを利用できません。もう一度お試しください。" },
+  replaced: { en: "This camera was opened in another window or tab; this one has stopped.", ja: "このカメラは別のウィンドウまたはタブで開かれたため、こちらは停止しました。" },
+  rate_limited: { en: "Too many requests; slow down.", ja: "要求が多すぎます。しばらく待ってください。" },
 });

@@ -8,7 +8,8 @@
 //! - Detects dead connections the browser does not notice (a phone switching from Wi-Fi to LTE
 //!   keeps the old TCP connection "open"): a `ping` every 5 s, and a reconnect when nothing was
 //!   heard for 15 s.
-//! - Errors that no retry can fix (`not_authenticated`, `unsupported_protocol`, `hello_required`)
+//! - Errors that no retry can fix (`not_authenticated`, `unsupported_protocol`, `hello_required`,
+//!   `replaced`)
 //!   stop it and are reported through `onFatal`.
 
 import { ERROR_TEXTS, PROTOCOL_VERSION } from './protocol.js';
@@ -23,7 +24,7 @@ import { getLang } from './i18n.js';
 export const RECONNECT_DELAYS_MS = [500, 1000, 2000, 3000];
 const PING_EVERY_MS = 5000;
 const DEAD_AFTER_MS = 15000;
-const FATAL_CODES = new Set(['not_authenticated', 'unsupported_protocol', 'hello_required']);
+const FATAL_CODES = new Set(['not_authenticated', 'unsupported_protocol', 'hello_required', 'replaced']);
 
 /**
  * @typedef {'connecting' | 'open' | 'reconnecting' | 'stopped'} SignalState

@@ -68,6 +68,7 @@ fn filter_for(
         group_id: group_id.map(|g| g.to_string()),
         action: text(query.action),
         actor: text(query.actor),
+        actor_id: None,
         outcome: text(query.outcome),
         from: time("from", query.from)?,
         to: time("to", query.to)?,

@@ -139,12 +139,6 @@ async fn do_login(
     let config = &state.config;
     let now = state.now();
     let user = state.db.user_by_login_id(&login_id).await?;
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::dummy_hash().to_owned());
-    // Always verify, even for unknown IDs and locked accounts, so timing reveals nothing.
-    let password_ok = password::verify_password_async(password, hash).await;
     let event = |outcome, detail: &str| NewAuditEvent {
         at: now,
         actor_kind: if user.is_some() {
@@ -169,41 +163,67 @@ async fn do_login(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApiError::new(ErrorCode::LoginFailed)
     };
+    let window_start = now - config.lockout_window_secs as i64 * 1000;
+    let threshold = i64::from(config.lockout_threshold);
+    // Reserve the attempt before checking the password (see `reserve_login_attempt`).
+    let attempt = match &user {
+        Some(u) => {
+            state
+                .db
+                .reserve_login_attempt(u.id, now, window_start)
+                .await?
+        }
+        None => None,
+    };
+    let over_limit = attempt.is_some_and(|n| n > threshold);
+    let hash = match (&user, attempt) {
+        (Some(u), Some(_)) if !over_limit => u.password_hash.clone(),
+        // Unknown ID, locked account, or one of too many parallel attempts: verify against a
+        // dummy so the answer takes as long and says nothing.
+        _ => password::dummy_hash().to_owned(),
+    };
+    let password_ok = password::verify_password_limited(password, hash).await?;
     let Some(user) = user.as_ref() else {
         state
             .audit(event(Outcome::Failure, "unknown login ID"))
             .await;
         return Err(fail());
     };
-    if user.is_locked(now) {
+    let Some(failures) = attempt else {
         state.audit(event(Outcome::Failure, "account locked")).await;
         return Err(fail());
-    }
-    if !password_ok {
-        let window_start = now - config.lockout_window_secs as i64 * 1000;
-        let failures = state
-            .db
-            .record_login_failure(user.id, now, window_start)
-            .await?;
-        state.audit(event(Outcome::Failure, "wrong password")).await;
-        if failures >= i64::from(config.lockout_threshold) {
+    };
+    let succeeded = password_ok && !over_limit && state.db.login_succeeded(user.id, now).await?;
+    if !succeeded {
+        state
+            .audit(event(
+                Outcome::Failure,
+                if over_limit {
+                    "too many attempts"
+                } else {
+                    "wrong password"
+                },
+            ))
+            .await;
+        if failures >= threshold {
             let until = now + config.lockout_duration_secs as i64 * 1000;
             state.db.lock_user(user.id, until).await?;
-            state
-                .metrics
-                .lockouts
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut lock = event(Outcome::Success, "");
-            lock.action = "auth.lockout";
-            lock.detail = Some(format!(
-                "{failures} failures; locked until {}",
-                crate::clock::to_rfc3339(until)
-            ));
-            state.audit(lock).await;
+            if failures == threshold {
+                state
+                    .metrics
+                    .lockouts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut lock = event(Outcome::Success, "");
+                lock.action = "auth.lockout";
+                lock.detail = Some(format!(
+                    "{failures} failures; locked until {}",
+                    crate::clock::to_rfc3339(until)
+                ));
+                state.audit(lock).await;
+            }
         }
         return Err(fail());
     }
-    state.db.clear_login_failures(user.id).await?;
     // A fresh token at every login: a token planted before login (session fixation) is dropped.
     if let Some(old) = old_token {
         state
@@ -280,11 +300,11 @@ async fn change_password(
     ApiJson(request): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let now = state.now();
-    let current_ok = password::verify_password_async(
+    let current_ok = password::verify_password_limited(
         truncate(&request.current_password, MAX_CREDENTIAL_CHARS),
         me.user.password_hash.clone(),
     )
-    .await;
+    .await?;
     if !current_ok {
         let mut event = me.event(now, "auth.password_change", Outcome::Failure);
         event.detail = Some("current password wrong".into());
@@ -301,7 +321,7 @@ async fn change_password(
     if !violations.is_empty() {
         return Err(ApiError::new(ErrorCode::PasswordPolicy).with_details(violations));
     }
-    let hash = password::hash_password_async(request.new_password).await;
+    let hash = password::hash_password_limited(request.new_password).await?;
     state.db.set_password(me.user.id, &hash, false, now).await?;
     state
         .db
@@ -320,20 +340,16 @@ async fn login_history(
     State(state): State<AppState>,
     me: SessionUser,
 ) -> ApiResult<Json<AuditEventList>> {
+    // Exact actor ID in SQL: a failed login typed as someone's user ID must not push their
+    // real history out of the page.
     let filter = AuditFilter {
-        actor: Some(me.user.id.to_string()),
+        actor_id: Some(me.user.id.to_string()),
         actions_in: Some(LOGIN_HISTORY_ACTIONS),
         limit: 200,
         ..AuditFilter::default()
     };
     let events = state.db.list_audit_events(&filter).await?;
-    // The actor filter also matches labels; keep only rows that are really this account's.
-    let mine = me.user.id.to_string();
     Ok(Json(AuditEventList {
-        events: events
-            .into_iter()
-            .filter(|e| e.actor_id.as_deref() == Some(mine.as_str()))
-            .map(Into::into)
-            .collect(),
+        events: events.into_iter().map(Into::into).collect(),
     }))
 }

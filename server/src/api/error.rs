@@ -242,6 +242,12 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::auth::password::PasswordBusy> for ApiError {
+    fn from(_: crate::auth::password::PasswordBusy) -> Self {
+        ApiError::new(ErrorCode::Unavailable)
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {

@@ -155,7 +155,7 @@ async fn method_not_allowed() -> ApiError {
 /// Content Security Policy: no inline script or style, nothing from other origins, never framed.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
-     connect-src 'self' wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
      object-src 'none'";
 
 /// Headers on every response (R3, R16).

@@ -30,6 +30,8 @@ pub struct Readiness {
     pub status: String,
     pub database: String,
     pub object_store: String,
+    /// The signaling hub and the media worker are running.
+    pub live: String,
 }
 
 /// The process is alive and answering.
@@ -41,7 +43,8 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// The database and the object store are reachable (503 otherwise).
+/// The database and the object store are reachable and the live hub and media worker are
+/// running (503 otherwise).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -59,7 +62,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "unreachable".to_owned()
         }
     };
-    let ready = database == "ok" && object_store == "ok";
+    let live = if state.live.is_alive() {
+        "ok"
+    } else {
+        "stalled"
+    }
+    .to_owned();
+    let ready = database == "ok" && object_store == "ok" && live == "ok";
     let status = if ready {
         StatusCode::OK
     } else {
@@ -69,6 +78,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         status: if ready { "ok" } else { "unavailable" }.into(),
         database,
         object_store,
+        live,
     };
     (status, Json(body)).into_response()
 }

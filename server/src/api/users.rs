@@ -144,7 +144,7 @@ async fn create_user(
     if state.db.group(request.group_id).await?.is_none() {
         return Err(ErrorCode::NotFound.into());
     }
-    let hash = password::hash_password_async(request.password).await;
+    let hash = password::hash_password_limited(request.password).await?;
     let id = state
         .db
         .create_user(
@@ -223,6 +223,11 @@ async fn update_user(
         group_id: request.group_id,
     };
     state.db.update_user(id, &changes).await?;
+    if request.group_id.is_some_and(|g| g != target.group_id) {
+        // A user moved to another tenant starts over there: every session ends now, and open
+        // live connections close at their next check.
+        state.db.delete_user_sessions(id, None).await?;
+    }
     let user = state
         .db
         .user(id)
@@ -279,7 +284,7 @@ async fn reset_password(
         return Err(error);
     }
     let now = state.now();
-    let hash = password::hash_password_async(request.new_password).await;
+    let hash = password::hash_password_limited(request.new_password).await?;
     state.db.set_password(id, &hash, true, now).await?;
     state.db.delete_user_sessions(id, None).await?;
     let mut event = me.event(now, "auth.password_reset", Outcome::Success);

@@ -99,7 +99,49 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&crate::auth::tokens::random_token()))
 }
 
-/// Hashes on the blocking pool.
+/// Password hashing is deliberately expensive (19 MiB and tens of milliseconds each), so the
+/// number running at once is capped: a flood of logins queues here instead of exhausting memory
+/// and the blocking thread pool. One per core, at least two.
+fn password_work() -> &'static tokio::sync::Semaphore {
+    static WORK: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    WORK.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(2, 8))
+    })
+}
+
+/// How long a request waits for a hashing slot before it is answered "busy".
+const PASSWORD_WORK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Too many password checks are running; try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordBusy;
+
+async fn with_password_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordBusy> {
+    let permit = tokio::time::timeout(PASSWORD_WORK_WAIT, password_work().acquire())
+        .await
+        .map_err(|_| PasswordBusy)?
+        .map_err(|_| PasswordBusy)?;
+    let result = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| PasswordBusy);
+    drop(permit);
+    result
+}
+
+/// Verifies within the concurrency cap (request handlers use this).
+pub async fn verify_password_limited(password: String, phc: String) -> Result<bool, PasswordBusy> {
+    with_password_slot(move || verify_password(&password, &phc)).await
+}
+
+/// Hashes within the concurrency cap (request handlers use this).
+pub async fn hash_password_limited(password: String) -> Result<String, PasswordBusy> {
+    with_password_slot(move || hash_password(&password)).await
+}
+
+/// Hashes on the blocking pool (CLI and start-up; not capped).
 pub async fn hash_password_async(password: String) -> String {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await

@@ -89,6 +89,8 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// Matches the actor's ID exactly or their label (login ID / device name) exactly.
     pub actor: Option<String>,
+    /// Only events whose actor ID is exactly this (labels are not considered).
+    pub actor_id: Option<String>,
     pub outcome: Option<String>,
     pub from: Option<UnixMillis>,
     pub to: Option<UnixMillis>,
@@ -148,6 +150,10 @@ impl Db {
             args.add(actor.clone()).map_err(bind_err)?;
             next(&mut sql, " OR actor_label = $?)");
             args.add(actor.clone()).map_err(bind_err)?;
+        }
+        if let Some(actor_id) = &filter.actor_id {
+            next(&mut sql, " AND actor_id = $?");
+            args.add(actor_id.clone()).map_err(bind_err)?;
         }
         if let Some(outcome) = &filter.outcome {
             next(&mut sql, " AND outcome = $?");

@@ -105,6 +105,29 @@ impl Db {
         Ok(row.is_some())
     }
 
+    /// Extends a live session's idle expiry (capped by its absolute expiry); `false` when the
+    /// session is gone or expired.
+    pub async fn touch_live_session(
+        &self,
+        id: SessionId,
+        user: UserId,
+        now: UnixMillis,
+        idle_ms: i64,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE login_sessions SET idle_expires_at = CASE \
+                 WHEN $1 < absolute_expires_at THEN $1 ELSE absolute_expires_at END \
+             WHERE id = $2 AND user_id = $3 AND idle_expires_at > $4 AND absolute_expires_at > $4",
+        )
+        .bind(now + idle_ms)
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn extend_session(&self, id: SessionId, idle_expires_at: UnixMillis) -> DbResult<()> {
         sqlx::query("UPDATE login_sessions SET idle_expires_at = $1 WHERE id = $2")
             .bind(idle_expires_at)

@@ -232,6 +232,47 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Reserves one login attempt before the password is checked: counts it as a failure in the
+    /// current window, atomically, unless the account is locked. `None` means locked. Counting
+    /// first means parallel guesses cannot all slip in before the lock (the count is undone by
+    /// [`Db::login_succeeded`] when the password was right).
+    pub async fn reserve_login_attempt(
+        &self,
+        id: UserId,
+        now: UnixMillis,
+        window_start: UnixMillis,
+    ) -> DbResult<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE users SET \
+             failed_attempts = CASE WHEN first_failed_at IS NULL OR first_failed_at < $1 \
+                 THEN 1 ELSE failed_attempts + 1 END, \
+             first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at < $1 \
+                 THEN $2 ELSE first_failed_at END \
+             WHERE id = $3 AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING failed_attempts",
+        )
+        .bind(window_start)
+        .bind(now)
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(n,)| n))
+    }
+
+    /// A reserved attempt was the right password: clears the failures, unless a parallel attempt
+    /// locked the account meanwhile (then the login must fail: `false`).
+    pub async fn login_succeeded(&self, id: UserId, now: UnixMillis) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_attempts = 0, first_failed_at = NULL, locked_until = NULL \
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(id.to_string())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Counts one failed login atomically and returns the failures in the current window. A
     /// failure older than `window_start` starts a new window.
     pub async fn record_login_failure(

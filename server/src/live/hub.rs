@@ -38,10 +38,6 @@ impl HubContext {
     fn now(&self) -> i64 {
         self.clock.now_millis()
     }
-
-    async fn audit(&self, event: NewAuditEvent) {
-        crate::state::write_audit(&self.db, event).await;
-    }
 }
 
 /// Messages queued for the hub. When full, connection tasks wait (back-pressure on the sockets
@@ -133,10 +129,21 @@ pub enum HubInput {
 pub struct LiveHandle {
     tx: mpsc::Sender<HubInput>,
     next_conn: Arc<AtomicU64>,
+    /// Unix milliseconds of the hub's last turn (it turns at least every second).
+    heartbeat: Arc<AtomicU64>,
     pub sfu: SfuHandle,
 }
 
 impl LiveHandle {
+    /// Whether the hub and the media worker are both turning.
+    pub fn is_alive(&self) -> bool {
+        let max_age = std::time::Duration::from_secs(5);
+        let hub = remote_assist_sfu::unix_millis()
+            .saturating_sub(self.heartbeat.load(Ordering::Relaxed))
+            <= max_age.as_millis() as u64;
+        hub && self.sfu.is_alive(max_age)
+    }
+
     pub fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
@@ -173,9 +180,11 @@ pub fn start_with(
 ) -> LiveHandle {
     let state = HubContext { config, db, clock };
     let (tx, rx) = mpsc::channel(HUB_QUEUE);
+    let heartbeat = Arc::new(AtomicU64::new(remote_assist_sfu::unix_millis()));
     let handle = LiveHandle {
         tx: tx.clone(),
         next_conn: Arc::new(AtomicU64::new(1)),
+        heartbeat: heartbeat.clone(),
         sfu: sfu.clone(),
     };
     // Forward SFU events into the hub's single queue.
@@ -187,6 +196,8 @@ pub fn start_with(
         }
     });
     let hub = Hub {
+        heartbeat,
+        evicted: Default::default(),
         max_cameras: state.config.max_cameras_per_session,
         state,
         sfu,
@@ -232,7 +243,12 @@ enum PeerOwner {
 }
 
 struct Hub {
+    heartbeat: Arc<AtomicU64>,
     state: HubContext,
+    /// Connections whose queue overflowed; dropped after the current input.
+    evicted: std::sync::Mutex<Vec<ConnId>>,
+    // (A Mutex only because `send` takes `&self` inside async fns; it is never contended and
+    // never held across an await.)
     sfu: SfuHandle,
     max_cameras: u32,
     conns: HashMap<ConnId, Conn>,
@@ -247,10 +263,16 @@ impl Hub {
         loop {
             tokio::select! {
                 input = rx.recv() => match input {
-                    Some(input) => self.handle(input).await,
+                    Some(input) => {
+                        self.handle(input).await;
+                        self.drop_evicted().await;
+                    }
                     None => break,
                 },
-                _ = tick.tick() => self.expire_graces().await,
+                _ = tick.tick() => {
+                    self.heartbeat.store(remote_assist_sfu::unix_millis(), Ordering::Relaxed);
+                    self.expire_graces().await;
+                }
             }
         }
     }
@@ -289,8 +311,22 @@ impl Hub {
         if let Some(c) = self.conns.get(&conn)
             && c.outbox.try_send(Outgoing::Message(message)).is_err()
         {
-            // Too slow or gone: close it; it reconnects and gets the full state again.
-            let _ = c.outbox.try_send(Outgoing::Close("slow consumer"));
+            // Too slow or gone. A close message would not fit either, so the connection is
+            // dropped from the hub after this input: its queue's sender goes away, its socket
+            // task ends, and the client reconnects and gets the full state again.
+            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
+            if !evicted.contains(&conn) {
+                evicted.push(conn);
+            }
+        }
+    }
+
+    async fn drop_evicted(&mut self) {
+        let evicted = std::mem::take(&mut *self.evicted.lock().unwrap_or_else(|e| e.into_inner()));
+        for conn in evicted {
+            tracing::info!(conn, "signaling client too slow; disconnecting it");
+            self.leave(conn).await;
+            self.conns.remove(&conn);
         }
     }
 
@@ -324,21 +360,22 @@ impl Hub {
                 device_id, name, ..
             } => (ActorKind::Device, device_id.to_string(), name.clone()),
         };
-        self.state
-            .audit(NewAuditEvent {
-                at: self.state.now(),
-                actor_kind: kind,
-                actor_id: Some(id),
-                actor_label: Some(label),
-                group_id: Some(group.to_string()),
-                action,
-                target,
-                client_ip: c.client.ip_text(),
-                user_agent: c.client.user_agent.clone(),
-                outcome,
-                detail,
-            })
-            .await;
+        let db = self.state.db.clone();
+        let event = NewAuditEvent {
+            at: self.state.now(),
+            actor_kind: kind,
+            actor_id: Some(id),
+            actor_label: Some(label),
+            group_id: Some(group.to_string()),
+            action,
+            target,
+            client_ip: c.client.ip_text(),
+            user_agent: c.client.user_agent.clone(),
+            outcome,
+            detail,
+        };
+        // Written off the hub task: a slow database must not stall signaling for everyone.
+        tokio::spawn(async move { crate::state::write_audit(&db, event).await });
     }
 
     async fn join(
@@ -410,7 +447,11 @@ impl Hub {
                 if let Some(old) = previous
                     && let Some(old_conn) = self.conns.remove(&old)
                 {
-                    // A reload or a second tab: the newest connection wins.
+                    // A reload or a second tab: the newest connection wins, and the old one is
+                    // told so, so it does not reconnect and take the camera back.
+                    let _ = old_conn.outbox.try_send(Outgoing::Message(
+                        SignalError::Replaced.to_message(self.max_cameras, None),
+                    ));
                     let _ = old_conn.outbox.try_send(Outgoing::Close("replaced"));
                 }
                 let camera = self.cameras.entry(device_id).or_insert(Camera {
@@ -561,7 +602,8 @@ impl Hub {
                     return self.error(conn, SignalError::CameraNotInSession, Some(request));
                 }
                 if let Some(peer) = self.cameras[&device_id].peer {
-                    let _ = self.sfu.request_keyframe(peer).await;
+                    // Rate-limited in the SFU: a client cannot make a camera send only keyframes.
+                    let _ = self.sfu.request_keyframe_limited(peer).await;
                 }
             }
             (

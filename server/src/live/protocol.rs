@@ -196,6 +196,10 @@ pub enum SignalError {
     OfferRequired,
     /// The media server is overloaded or unavailable.
     Unavailable,
+    /// This camera was opened in another window or tab; this connection is closed for good.
+    Replaced,
+    /// Too many messages in a short time; the message was ignored.
+    RateLimited,
 }
 
 impl SignalError {
@@ -213,6 +217,8 @@ impl SignalError {
         SignalError::BadOffer,
         SignalError::OfferRequired,
         SignalError::Unavailable,
+        SignalError::Replaced,
+        SignalError::RateLimited,
     ];
 
     pub fn code(self) -> &'static str {
@@ -230,6 +236,8 @@ impl SignalError {
             SignalError::BadOffer => "bad_offer",
             SignalError::OfferRequired => "offer_required",
             SignalError::Unavailable => "unavailable",
+            SignalError::Replaced => "replaced",
+            SignalError::RateLimited => "rate_limited",
         }
     }
 
@@ -256,6 +264,10 @@ impl SignalError {
             }
             SignalError::OfferRequired => "The media connection is not ready yet.".into(),
             SignalError::Unavailable => "The media server is unavailable; try again.".into(),
+            SignalError::Replaced => {
+                "This camera was opened in another window or tab; this one has stopped.".into()
+            }
+            SignalError::RateLimited => "Too many requests; slow down.".into(),
         }
     }
 
@@ -284,6 +296,10 @@ impl SignalError {
             SignalError::Unavailable => {
                 "メディアサーバーを利用できません。もう一度お試しください。".into()
             }
+            SignalError::Replaced => {
+                "このカメラは別のウィンドウまたはタブで開かれたため、こちらは停止しました。".into()
+            }
+            SignalError::RateLimited => "要求が多すぎます。しばらく待ってください。".into(),
         }
     }
 

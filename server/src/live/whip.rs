@@ -103,11 +103,33 @@ pub async fn whip_publish(
             return sdp_error(StatusCode::SERVICE_UNAVAILABLE, "no answer in time");
         }
     };
-    // Keep the virtual connection's queue drained for as long as the hub keeps it.
+    // Keep the virtual connection's queue drained for as long as the hub keeps it, and check
+    // the credential as often as a WebSocket camera's: a revoked or re-paired publisher leaves.
+    let credential_hash = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|c| crate::auth::tokens::sha256_hex(c.trim()))
+        .unwrap_or_default();
+    let recheck_state = state.clone();
     tokio::spawn(async move {
-        while let Some(out) = inbox.recv().await {
-            if matches!(out, Outgoing::Close(_)) {
-                break;
+        let mut recheck = tokio::time::interval(std::time::Duration::from_secs(15));
+        recheck.tick().await;
+        loop {
+            tokio::select! {
+                out = inbox.recv() => match out {
+                    Some(Outgoing::Close(_)) | None => break,
+                    Some(Outgoing::Message(_)) => {}
+                },
+                _ = recheck.tick() => {
+                    if let Ok(None) = recheck_state.db.device_by_credential(&credential_hash).await {
+                        recheck_state
+                            .live
+                            .send(HubInput::LeaveIfCamera { conn, device: device_id })
+                            .await;
+                        break;
+                    }
+                }
             }
         }
     });

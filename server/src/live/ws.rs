@@ -27,6 +27,54 @@ pub const REAUTH_EVERY: Duration = Duration::from_secs(15);
 /// A device must say hello within this time.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Messages a client may send in a burst, and per second sustained. A browser sends a handful
+/// per minute; anything beyond is a bug or abuse and must not slow signaling for others.
+const BURST: f64 = 50.0;
+const PER_SECOND: f64 = 20.0;
+
+struct TokenBucket {
+    tokens: f64,
+    at: Instant,
+    warned_at: Option<Instant>,
+}
+
+impl TokenBucket {
+    fn new() -> Self {
+        Self {
+            tokens: BURST,
+            at: Instant::now(),
+            warned_at: None,
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * PER_SECOND).min(BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// At most one "rate limited" error per second.
+    fn should_warn(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .warned_at
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.warned_at = Some(now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The upgrade handler.
 pub async fn ws_upgrade(
     State(state): State<AppState>,
@@ -39,7 +87,10 @@ pub async fn ws_upgrade(
     };
     // Browsers always send Origin on WebSocket requests; refuse foreign or missing ones, which is
     // what stops cross-site WebSocket hijacking with the ambient cookie.
-    let own = crate::api::devices::public_base(&state, &parts.headers, &parts.uri);
+    let base = crate::api::devices::public_base(&state, &parts.headers, &parts.uri);
+    let own = url::Url::parse(&base)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or(base);
     if parts.headers.get("origin").is_none() || !same_origin_request(&parts.headers, Some(&own)) {
         return ApiError::new(ErrorCode::CsrfRejected).into_response();
     }
@@ -56,12 +107,24 @@ pub async fn ws_upgrade(
 
 enum Auth {
     Supporter {
-        session_token_user: crate::ids::UserId,
+        user: crate::ids::UserId,
         session_id: crate::ids::SessionId,
+        /// The group the connection was admitted to; a move to another group ends it.
+        group: crate::ids::GroupId,
     },
     Device {
         credential_hash: String,
+        group: crate::ids::GroupId,
     },
+}
+
+/// The result of re-checking a connection's credential.
+enum Recheck {
+    Valid,
+    /// Revoked, expired, deleted, or moved to another group.
+    Invalid,
+    /// The database could not answer; keep the connection and ask again later.
+    Unknown,
 }
 
 async fn send_json(socket: &mut WebSocket, message: &super::protocol::ServerMessage) -> bool {
@@ -121,19 +184,34 @@ async fn handshake(
     }
     if let Some(credential) = credential {
         let hash = tokens::sha256_hex(credential.trim());
-        if let Ok(Some(device)) = state.db.device_by_credential(&hash).await {
-            let _ = state.db.touch_device(device.id, state.now()).await;
-            return Some((
-                Who::Camera {
-                    device_id: device.id,
-                    name: device.name,
-                    group_id: device.group_id,
-                    group_name: device.group_name,
-                },
-                Auth::Device {
-                    credential_hash: hash,
-                },
-            ));
+        match state.db.device_by_credential(&hash).await {
+            Ok(Some(device)) => {
+                let _ = state.db.touch_device(device.id, state.now()).await;
+                let group = device.group_id;
+                return Some((
+                    Who::Camera {
+                        device_id: device.id,
+                        name: device.name,
+                        group_id: device.group_id,
+                        group_name: device.group_name,
+                    },
+                    Auth::Device {
+                        credential_hash: hash,
+                        group,
+                    },
+                ));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                // Not the device's fault: tell it to retry rather than that it was revoked.
+                tracing::warn!(%error, "hello: device lookup failed");
+                let _ = send_json(
+                    socket,
+                    &SignalError::Unavailable.to_message(max, Some("hello")),
+                )
+                .await;
+                return None;
+            }
         }
     } else if let Some(me) = supporter {
         return Some((
@@ -145,8 +223,9 @@ async fn handshake(
                 group_name: me.user.group_name.clone(),
             },
             Auth::Supporter {
-                session_token_user: me.user.id,
+                user: me.user.id,
                 session_id: me.session.id,
+                group: me.user.group_id,
             },
         ));
     }
@@ -158,23 +237,39 @@ async fn handshake(
     None
 }
 
-/// Whether the connection's credential still holds.
-async fn still_authorized(state: &AppState, auth: &Auth) -> bool {
+/// Whether the connection's credential still holds. A supporter's open console counts as
+/// activity: it extends the session's idle expiry (never past the absolute one).
+async fn still_authorized(state: &AppState, auth: &Auth) -> Recheck {
     match auth {
-        Auth::Device { credential_hash } => {
-            matches!(
-                state.db.device_by_credential(credential_hash).await,
-                Ok(Some(_))
-            )
-        }
+        Auth::Device {
+            credential_hash,
+            group,
+        } => match state.db.device_by_credential(credential_hash).await {
+            Ok(Some(device)) if device.group_id == *group => Recheck::Valid,
+            Ok(_) => Recheck::Invalid,
+            Err(_) => Recheck::Unknown,
+        },
         Auth::Supporter {
-            session_token_user,
+            user,
             session_id,
-        } => state
-            .db
-            .session_is_live(*session_id, *session_token_user, state.now())
-            .await
-            .unwrap_or(false),
+            group,
+        } => {
+            let idle_ms = state.config.session_idle_timeout_secs as i64 * 1000;
+            match state
+                .db
+                .touch_live_session(*session_id, *user, state.now(), idle_ms)
+                .await
+            {
+                Ok(false) => return Recheck::Invalid,
+                Err(_) => return Recheck::Unknown,
+                Ok(true) => {}
+            }
+            match state.db.user(*user).await {
+                Ok(Some(u)) if u.group_id == *group && !u.must_change_password => Recheck::Valid,
+                Ok(_) => Recheck::Invalid,
+                Err(_) => Recheck::Unknown,
+            }
+        }
     }
 }
 
@@ -202,14 +297,22 @@ async fn connection(
     let max = state.config.max_cameras_per_session;
     let dead_after = Duration::from_secs(state.config.signaling_dead_after_secs);
     let mut ping = tokio::time::interval(dead_after / 3);
-    let mut reauth = tokio::time::interval(REAUTH_EVERY);
+    let mut reauth = tokio::time::interval(REAUTH_EVERY.min(dead_after));
     reauth.tick().await;
     let mut last_heard = Instant::now();
+    let mut bucket = TokenBucket::new();
     let reason: &'static str = loop {
         tokio::select! {
             incoming = socket.recv() => {
                 last_heard = Instant::now();
                 match incoming {
+                    Some(Ok(Message::Text(_))) if !bucket.take() => {
+                        if bucket.should_warn()
+                            && !send_json(&mut socket, &SignalError::RateLimited.to_message(max, None)).await
+                        {
+                            break "send failed";
+                        }
+                    }
                     Some(Ok(Message::Text(text))) => match parse_client_message(&text) {
                         Ok(message) => live.send(HubInput::Message { conn, message }).await,
                         Err(detail) => {
@@ -250,7 +353,7 @@ async fn connection(
                 }
             }
             _ = reauth.tick() => {
-                if !still_authorized(&state, &auth).await {
+                if matches!(still_authorized(&state, &auth).await, Recheck::Invalid) {
                     let _ = send_json(&mut socket, &SignalError::NotAuthenticated.to_message(max, None)).await;
                     close(&mut socket, "credential no longer valid").await;
                     break "credential no longer valid";
