@@ -226,9 +226,12 @@ step('a phone opens the pairing URL, pairs, and its field page shows the device'
   await screenshot(page, '07-phone-field-landscape');
   await page.setViewportSize(PHONE_PORTRAIT);
 
-  // The code works once.
+  // A phone that is already a camera is not re-paired just by opening a link: it says what it
+  // is and waits for an explicit tap. And the code works once.
   const again = await phone.context.newPage();
   await again.goto(`${server.url}/pair?code=${encodeURIComponent(pairingCode)}`);
+  await expectVisible(again.getByText(`既にグループ「${GROUP}」のカメラ「${DEVICE}」`));
+  await again.getByRole('button', { name: 'ペアリング' }).click();
   await expectText(again.getByRole('alert'), 'ペアリングコードが無効です');
   await again.close();
 });
