@@ -87,6 +87,15 @@ pub struct Config {
     pub media_public_ip: Option<std::net::IpAddr>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Record every camera of every session (R5–R7).
+    pub recording_enabled: bool,
+    /// Days a recording is kept before it is deleted automatically.
+    pub recording_retention_days: u32,
+    /// File holding the master key (64 hex characters) that wraps recording keys. Default:
+    /// `data_dir/keys/master.hex`, generated on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// ID of that master key, stored with every wrapped key (change it when rotating).
+    pub master_key_id: String,
 }
 
 impl Default for Config {
@@ -115,6 +124,10 @@ impl Default for Config {
             media_port: 8443,
             media_public_ip: None,
             max_body_bytes: 64 * 1024,
+            recording_enabled: true,
+            recording_retention_days: 30,
+            master_key_file: None,
+            master_key_id: "k1".into(),
         }
     }
 }
@@ -256,6 +269,17 @@ impl Config {
                 "session_idle_timeout_secs must not exceed session_absolute_timeout_secs".into(),
             );
         }
+        if self.recording_retention_days == 0 || self.recording_retention_days > 3650 {
+            return invalid("recording_retention_days must be between 1 and 3650".into());
+        }
+        if self.master_key_id.is_empty()
+            || !self
+                .master_key_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid("master_key_id must be letters, digits, '-' or '_'".into());
+        }
         if self.max_cameras_per_session > 16 {
             return invalid(
                 "max_cameras_per_session must be between 1 and 16 (a supporter's browser decodes every feed)"
@@ -297,6 +321,12 @@ impl Config {
                     .find(|ip| ip.is_ipv4() && !ip.is_loopback())
             })
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("master.hex"))
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod ids;
 pub mod live;
 pub mod metrics;
+pub mod recording;
 pub mod server;
 pub mod state;
 pub mod storage;

@@ -20,6 +20,10 @@ pub struct AppState {
     pub objects_dir: PathBuf,
     /// Live sessions (signaling hub and media worker).
     pub live: LiveHandle,
+    /// Master keys that wrap recording keys.
+    pub keyring: crate::storage::crypto::Keyring,
+    /// Where encrypted recordings are stored.
+    pub store: crate::storage::objects::LocalStore,
 }
 
 impl AppState {
@@ -27,11 +31,28 @@ impl AppState {
     /// port). Must run inside a Tokio runtime.
     pub fn start(config: Config, db: Db, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let objects_dir = config.objects_dir();
-        let (sfu, sfu_events) =
-            remote_assist_sfu::SfuHandle::start(remote_assist_sfu::SfuConfig {
+        let (sfu, sfu_events, recording_events) =
+            remote_assist_sfu::SfuHandle::start_with_recordings(remote_assist_sfu::SfuConfig {
                 bind: config.media_bind(),
                 advertised_ip: Some(config.media_advertised_ip()),
             })?;
+        let master = crate::storage::crypto::load_or_create_master_key(
+            &config.master_key_file(),
+            &config.master_key_id,
+        )
+        .map_err(std::io::Error::other)?;
+        let keyring = crate::storage::crypto::Keyring::new(master, Vec::new());
+        let store = crate::storage::objects::LocalStore::new(objects_dir.clone());
+        let recordings = crate::recording::RecordingService::start(
+            crate::recording::Settings {
+                db: db.clone(),
+                clock: clock.clone(),
+                keyring: keyring.clone(),
+                store: store.clone(),
+                retention_days: config.recording_retention_days,
+            },
+            recording_events,
+        );
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let live = crate::live::hub::start_with(
@@ -41,6 +62,7 @@ impl AppState {
             metrics.clone(),
             sfu,
             sfu_events,
+            recordings,
         );
         Ok(Self {
             config,
@@ -49,6 +71,8 @@ impl AppState {
             metrics,
             objects_dir,
             live,
+            keyring,
+            store,
         })
     }
 

@@ -231,6 +231,9 @@ async fn openapi_document_matches_the_routes() {
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
+        ("get", "/api/recordings"),
+        ("get", "/api/recordings/{id}/file"),
+        ("delete", "/api/recordings/{id}"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),
@@ -238,7 +241,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 29,
+        operations, 32,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

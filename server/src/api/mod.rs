@@ -11,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod groups;
 pub mod ops;
+pub mod recordings;
 pub mod users;
 pub mod views;
 
@@ -57,6 +58,7 @@ pub struct ApiQuery<T>(pub T);
         (name = "users", description = "User administration"),
         (name = "devices", description = "Camera devices and pairing"),
         (name = "audit", description = "Audit log"),
+        (name = "recordings", description = "Recordings of the sessions you took part in"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
@@ -88,6 +90,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(users::routes())
         .merge(devices::routes())
         .merge(audit::routes())
+        .merge(recordings::routes())
         .merge(ops::routes())
         .split_for_parts()
 }

@@ -177,6 +177,7 @@ pub fn start_with(
     _metrics: Arc<Metrics>,
     sfu: SfuHandle,
     mut sfu_events: mpsc::Receiver<SfuEvent>,
+    recordings: crate::recording::RecordingService,
 ) -> LiveHandle {
     let state = HubContext { config, db, clock };
     let (tx, rx) = mpsc::channel(HUB_QUEUE);
@@ -196,6 +197,8 @@ pub fn start_with(
         }
     });
     let hub = Hub {
+        recordings,
+        next_recording: 1,
         heartbeat,
         evicted: Default::default(),
         max_cameras: state.config.max_cameras_per_session,
@@ -233,6 +236,8 @@ struct Camera {
     media: MediaState,
     muted: bool,
     gone_since: Option<Instant>,
+    /// The recording of this camera in its current session.
+    recording: Option<remote_assist_sfu::RecordingKey>,
 }
 
 /// What a media peer belongs to.
@@ -243,6 +248,8 @@ enum PeerOwner {
 }
 
 struct Hub {
+    recordings: crate::recording::RecordingService,
+    next_recording: u64,
     heartbeat: Arc<AtomicU64>,
     state: HubContext,
     /// Connections whose queue overflowed; dropped after the current input.
@@ -464,6 +471,7 @@ impl Hub {
                     media: MediaState::Connecting,
                     muted: false,
                     gone_since: None,
+                    recording: None,
                 });
                 camera.conn = Some(conn);
                 camera.name = name;
@@ -747,6 +755,10 @@ impl Hub {
                 .sfu
                 .set_return_audio(supporter_peer, camera_peer, !camera.muted)
                 .await;
+            if let Some(recording) = camera.recording {
+                // Also after a reconnect: the same recording continues from the new peer.
+                let _ = self.sfu.start_recording(camera_peer, recording).await;
+            }
             let _ = self.sfu.request_keyframe(camera_peer).await;
         }
     }
@@ -812,11 +824,29 @@ impl Hub {
             return self.error(conn, SignalError::TooManyCameras, request);
         };
         let slot = slot as u32;
+        let recording = if self.state.config.recording_enabled {
+            let key = remote_assist_sfu::RecordingKey(self.next_recording);
+            self.next_recording += 1;
+            let supporter = match &self.conns[&conn].who {
+                Who::Supporter { user_id, .. } => vec![*user_id],
+                Who::Camera { .. } => Vec::new(),
+            };
+            let meta = crate::recording::RecordingMeta {
+                group_id: group,
+                device_id: device,
+                device_name: record.name.clone(),
+                participants: supporter,
+            };
+            self.recordings.begin(key, meta).await.map(|_| key)
+        } else {
+            None
+        };
         self.conns.get_mut(&conn).expect("caller exists").slots[slot as usize] = Some(device);
         let camera = self.cameras.get_mut(&device).expect("checked");
         camera.session = Some(conn);
         camera.calling = false;
         camera.muted = false;
+        camera.recording = recording;
         let media = camera.media;
         let camera_conn = camera.conn;
         self.send(
@@ -859,6 +889,9 @@ impl Hub {
         let Some(supporter) = camera.session.take() else {
             return;
         };
+        if let Some(recording) = camera.recording.take() {
+            let _ = self.sfu.stop_recording(recording).await;
+        }
         let (camera_peer, camera_conn, group) = (camera.peer, camera.conn, camera.group_id);
         let slot = self.slot_of(supporter, device);
         let supporter_peer = self.conns.get(&supporter).and_then(|c| c.peer);

@@ -394,6 +394,44 @@ pub fn decrypt_object(
     decrypt_chunks(key, object_id, 0, body, total)
 }
 
+/// Loads the master key from `path`, creating it (random, owner-only permissions) when it does
+/// not exist yet: the embedded default needs no setup, and production can supply its own.
+pub fn load_or_create_master_key(path: &std::path::Path, id: &str) -> Result<MasterKey, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => MasterKey::from_hex(id, &text).ok_or_else(|| {
+            format!(
+                "master key file {} must hold 64 hex characters (32 bytes)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate(id);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| {
+                    format!("cannot create the master key file {}: {e}", path.display())
+                })?;
+            file.write_all(key.to_hex().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(format!(
+            "cannot read the master key file {}: {e}",
+            path.display()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,3 +2,4 @@
 //! milestone, the object stores (local directory, S3) it writes to.
 
 pub mod crypto;
+pub mod objects;

@@ -1,0 +1,270 @@
+//! Recordings for the people who took part in them: list, download (MP4, with HTTP Range so
+//! players can seek), delete. Nobody else reaches a recording — not other users of the group,
+//! not administrators by role, not devices: every query carries the caller's user ID, and
+//! anything else is answered 404.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiPath;
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::auth::ActiveUser;
+use crate::clock::to_rfc3339;
+use crate::db::audit::Outcome;
+use crate::db::recordings::Recording;
+use crate::state::AppState;
+use crate::storage::crypto::{self, WrappedKey};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_recordings))
+        .routes(routes!(download_recording, delete_recording))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordingView {
+    pub id: String,
+    pub device_id: String,
+    pub device_name: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub expires_at: String,
+    /// `recording`, `complete` or `failed`.
+    pub state: String,
+    /// Seconds (from the start and end times).
+    pub duration_secs: Option<f64>,
+    /// Bytes of the MP4.
+    pub size: i64,
+    pub sha256: Option<String>,
+}
+
+impl From<&Recording> for RecordingView {
+    fn from(r: &Recording) -> Self {
+        Self {
+            id: r.id.to_string(),
+            device_id: r.device_id.to_string(),
+            device_name: r.device_name.clone(),
+            started_at: to_rfc3339(r.started_at),
+            ended_at: r.ended_at.map(to_rfc3339),
+            expires_at: to_rfc3339(r.expires_at),
+            state: r.state.clone(),
+            duration_secs: r.ended_at.map(|e| (e - r.started_at) as f64 / 1000.0),
+            size: r.plaintext_bytes,
+            sha256: r.sha256.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordingList {
+    pub recordings: Vec<RecordingView>,
+}
+
+async fn own_recording(state: &AppState, me: &ActiveUser, id: uuid::Uuid) -> ApiResult<Recording> {
+    state
+        .db
+        .recording_for_participant(id, me.user.id)
+        .await?
+        .ok_or(ApiError::new(ErrorCode::NotFound))
+}
+
+/// Recordings of the sessions you took part in, newest first.
+#[utoipa::path(get, path = "/api/recordings", tag = "recordings",
+    responses((status = 200, body = RecordingList), (status = 401, body = ErrorBody)))]
+async fn list_recordings(
+    State(state): State<AppState>,
+    me: ActiveUser,
+) -> ApiResult<Json<RecordingList>> {
+    let recordings = state.db.recordings_of_participant(me.user.id).await?;
+    Ok(Json(RecordingList {
+        recordings: recordings.iter().map(RecordingView::from).collect(),
+    }))
+}
+
+/// Parses `bytes=START-END` / `bytes=START-` / `bytes=-SUFFIX` against a length.
+fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = value.strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // one range only
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (len.saturating_sub(n), len)
+        }
+        (a, "") => (a.parse().ok()?, len),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.saturating_add(1).min(len),
+        ),
+    };
+    (start < end && end <= len).then_some((start, end))
+}
+
+/// The recording as MP4 (decrypted on the fly). Supports one HTTP Range.
+#[utoipa::path(get, path = "/api/recordings/{id}/file", tag = "recordings",
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "video/mp4", body = Vec<u8>),
+        (status = 206, content_type = "video/mp4", body = Vec<u8>),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 416, body = ErrorBody)))]
+async fn download_recording(
+    State(state): State<AppState>,
+    me: ActiveUser,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let recording = own_recording(&state, &me, id).await?;
+    if recording.state != "complete" {
+        return Err(ApiError::invalid("the recording is still in progress"));
+    }
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(&recording.wrapped_key)
+        .map_err(ApiError::internal)?;
+    let key = state
+        .keyring
+        .unwrap(
+            &WrappedKey {
+                key_id: recording.key_id.clone(),
+                blob,
+            },
+            &recording.id.to_string(),
+        )
+        .map_err(ApiError::internal)?;
+    let stored = state
+        .store
+        .size(&recording.object_key)
+        .await
+        .map_err(ApiError::internal)?;
+    let len = crypto::plaintext_len(stored).ok_or_else(|| ApiError::internal("bad object size"))?;
+    let total_chunks = (stored - crypto::HEADER_LEN as u64)
+        .div_ceil((crypto::CHUNK_SIZE + crypto::TAG_LEN) as u64);
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, len));
+    let (start, end, partial) = match range {
+        None => (0, len, false),
+        Some(Some((s, e))) => (s, e, true),
+        Some(None) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response());
+        }
+    };
+    let (first, cipher_range) = crypto::ciphertext_range(start, end.max(start + 1));
+    let ciphertext = state
+        .store
+        .read_range(&recording.object_key, cipher_range)
+        .await
+        .map_err(ApiError::internal)?;
+    // Corrupt or truncated objects give a clear error, never wrong bytes.
+    let plain = crypto::decrypt_chunks(
+        &key,
+        &recording.id.to_string(),
+        first,
+        &ciphertext,
+        total_chunks,
+    )
+    .map_err(ApiError::internal)?;
+    let offset = (start - first * crypto::CHUNK_SIZE as u64) as usize;
+    let body = plain[offset..offset + (end - start) as usize].to_vec();
+    let mut event = me.event(state.now(), "recording.download", Outcome::Success);
+    event.target = Some(recording.id.to_string());
+    event.group_id = Some(recording.group_id.to_string());
+    if !partial || start == 0 {
+        state.audit(event).await;
+    }
+    let filename = format!(
+        "recording-{}.mp4",
+        chrono::DateTime::from_timestamp_millis(recording.started_at)
+            .unwrap_or_default()
+            .with_timezone(&state.config.tz())
+            .format("%Y%m%d-%H%M%S")
+    );
+    let mut response = (
+        if partial {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        },
+        [
+            (header::CONTENT_TYPE, "video/mp4".to_owned()),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if partial {
+        response.headers_mut().insert(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{len}", end - 1)
+                .parse()
+                .expect("ascii"),
+        );
+    }
+    Ok(response)
+}
+
+/// Deletes a recording now: its object and its key (crypto-shredding).
+#[utoipa::path(delete, path = "/api/recordings/{id}", tag = "recordings",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+async fn delete_recording(
+    State(state): State<AppState>,
+    me: ActiveUser,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> ApiResult<StatusCode> {
+    let recording = own_recording(&state, &me, id).await?;
+    if recording.state == "recording" {
+        return Err(ApiError::invalid("the recording is still in progress"));
+    }
+    // The key goes first: once it is gone, every copy of the object is unreadable.
+    state.db.delete_recording(id).await?;
+    state
+        .store
+        .delete(&recording.object_key)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut event = me.event(state.now(), "recording.delete", Outcome::Success);
+    event.target = Some(id.to_string());
+    event.group_id = Some(recording.group_id.to_string());
+    event.detail = Some(format!(
+        "sha256={} bytes={}",
+        recording.sha256.as_deref().unwrap_or("-"),
+        recording.plaintext_bytes
+    ));
+    state.audit(event).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 100)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 100)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+}

@@ -1,0 +1,209 @@
+//! Recordings and their participants. A recording is reachable only by the users listed as its
+//! participants: every query here takes the caller's user ID.
+
+use super::{Db, DbResult, parse_id};
+use crate::clock::UnixMillis;
+use crate::ids::{DeviceId, GroupId, UserId};
+
+/// A recording's identifier (random, so not guessable).
+pub type RecordingId = uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub id: RecordingId,
+    pub group_id: GroupId,
+    pub device_id: DeviceId,
+    pub device_name: String,
+    pub started_at: UnixMillis,
+    pub ended_at: Option<UnixMillis>,
+    pub expires_at: UnixMillis,
+    pub state: String,
+    pub container: String,
+    pub object_key: String,
+    pub key_id: String,
+    pub wrapped_key: String,
+    pub plaintext_bytes: i64,
+    pub stored_bytes: i64,
+    pub sha256: Option<String>,
+    pub video_frames: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordingRow {
+    id: String,
+    group_id: String,
+    device_id: String,
+    device_name: String,
+    started_at: i64,
+    ended_at: Option<i64>,
+    expires_at: i64,
+    state: String,
+    container: String,
+    object_key: String,
+    key_id: String,
+    wrapped_key: String,
+    plaintext_bytes: i64,
+    stored_bytes: i64,
+    sha256: Option<String>,
+    video_frames: i64,
+}
+
+impl TryFrom<RecordingRow> for Recording {
+    type Error = super::DbError;
+    fn try_from(r: RecordingRow) -> DbResult<Self> {
+        Ok(Recording {
+            id: parse_id(&r.id)?,
+            group_id: parse_id(&r.group_id)?,
+            device_id: parse_id(&r.device_id)?,
+            device_name: r.device_name,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            expires_at: r.expires_at,
+            state: r.state,
+            container: r.container,
+            object_key: r.object_key,
+            key_id: r.key_id,
+            wrapped_key: r.wrapped_key,
+            plaintext_bytes: r.plaintext_bytes,
+            stored_bytes: r.stored_bytes,
+            sha256: r.sha256,
+            video_frames: r.video_frames,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT r.id, r.group_id, r.device_id, r.device_name, r.started_at, \
+     r.ended_at, r.expires_at, r.state, r.container, r.object_key, r.key_id, r.wrapped_key, \
+     r.plaintext_bytes, r.stored_bytes, r.sha256, r.video_frames FROM recordings r";
+
+pub struct NewRecording<'a> {
+    pub id: RecordingId,
+    pub group_id: GroupId,
+    pub device_id: DeviceId,
+    pub device_name: &'a str,
+    pub started_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub object_key: &'a str,
+    pub key_id: &'a str,
+    pub wrapped_key: &'a str,
+    pub participants: &'a [UserId],
+}
+
+impl Db {
+    pub async fn create_recording(&self, new: &NewRecording<'_>) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO recordings (id, group_id, device_id, device_name, started_at, \
+             expires_at, state, container, object_key, key_id, wrapped_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'recording', 'mp4', $7, $8, $9)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.group_id.to_string())
+        .bind(new.device_id.to_string())
+        .bind(new.device_name)
+        .bind(new.started_at)
+        .bind(new.expires_at)
+        .bind(new.object_key)
+        .bind(new.key_id)
+        .bind(new.wrapped_key)
+        .execute(&mut *tx)
+        .await?;
+        for user in new.participants {
+            sqlx::query(
+                "INSERT INTO recording_participants (recording_id, user_id) VALUES ($1, $2)",
+            )
+            .bind(new.id.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Progress while recording (so a crash leaves accurate sizes behind).
+    pub async fn update_recording_progress(
+        &self,
+        id: RecordingId,
+        plaintext_bytes: i64,
+        stored_bytes: i64,
+    ) -> DbResult<()> {
+        sqlx::query("UPDATE recordings SET plaintext_bytes = $1, stored_bytes = $2 WHERE id = $3")
+            .bind(plaintext_bytes)
+            .bind(stored_bytes)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_recording(
+        &self,
+        id: RecordingId,
+        ended_at: UnixMillis,
+        plaintext_bytes: i64,
+        stored_bytes: i64,
+        sha256: &str,
+        video_frames: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE recordings SET state = 'complete', ended_at = $1, plaintext_bytes = $2, \
+             stored_bytes = $3, sha256 = $4, video_frames = $5 WHERE id = $6",
+        )
+        .bind(ended_at)
+        .bind(plaintext_bytes)
+        .bind(stored_bytes)
+        .bind(sha256)
+        .bind(video_frames)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A recording the user took part in (`None` for everyone else, whatever their role).
+    pub async fn recording_for_participant(
+        &self,
+        id: RecordingId,
+        user: UserId,
+    ) -> DbResult<Option<Recording>> {
+        let row: Option<RecordingRow> = sqlx::query_as(&format!(
+            "{SELECT} JOIN recording_participants p ON p.recording_id = r.id \
+             WHERE r.id = $1 AND p.user_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(Recording::try_from).transpose()
+    }
+
+    /// The user's recordings, newest first.
+    pub async fn recordings_of_participant(&self, user: UserId) -> DbResult<Vec<Recording>> {
+        let rows: Vec<RecordingRow> = sqlx::query_as(&format!(
+            "{SELECT} JOIN recording_participants p ON p.recording_id = r.id \
+             WHERE p.user_id = $1 ORDER BY r.started_at DESC"
+        ))
+        .bind(user.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(Recording::try_from).collect()
+    }
+
+    pub async fn recording(&self, id: RecordingId) -> DbResult<Option<Recording>> {
+        let row: Option<RecordingRow> = sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(Recording::try_from).transpose()
+    }
+
+    /// Deletes the row and with it the wrapped key (crypto-shredding).
+    pub async fn delete_recording(&self, id: RecordingId) -> DbResult<bool> {
+        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,272 @@
+//! The recording writer: takes the SFU's fragmented-MP4 output of every recording, encrypts it
+//! (per-recording data key, chunked AES-256-GCM) and appends it to the object store while the
+//! session runs, keeping the plaintext SHA-256 for later integrity checks.
+//!
+//! One task owns every open writer. The hub registers a recording ([`RecordingService::begin`],
+//! which also creates its database row with its participants and wrapped key) before the SFU is
+//! told to record, so no output can arrive for an unknown recording.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use remote_assist_sfu::{RecordingEvent, RecordingKey};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
+use crate::db::recordings::{NewRecording, RecordingId};
+use crate::ids::{DeviceId, GroupId, UserId};
+use crate::storage::crypto::{DataKey, Encryptor, Keyring};
+use crate::storage::objects::LocalStore;
+
+/// Registrations waiting for the writer task. Callers wait when it is full.
+pub const BEGIN_QUEUE: usize = 64;
+
+/// What the hub knows when a camera joins a session.
+#[derive(Clone, Debug)]
+pub struct RecordingMeta {
+    pub group_id: GroupId,
+    pub device_id: DeviceId,
+    pub device_name: String,
+    /// The users who take part (they alone may reach the recording).
+    pub participants: Vec<UserId>,
+}
+
+struct Begin {
+    key: RecordingKey,
+    meta: RecordingMeta,
+    reply: oneshot::Sender<Option<RecordingId>>,
+}
+
+/// Handle to the writer task.
+#[derive(Clone, Debug)]
+pub struct RecordingService {
+    begin: mpsc::Sender<Begin>,
+}
+
+struct Writer {
+    id: RecordingId,
+    object_key: String,
+    encryptor: Encryptor,
+    sha: Sha256,
+    plaintext: u64,
+    stored: u64,
+    meta: RecordingMeta,
+    failed: bool,
+}
+
+pub struct Settings {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keyring: Keyring,
+    pub store: LocalStore,
+    pub retention_days: u32,
+}
+
+impl RecordingService {
+    pub fn start(settings: Settings, events: mpsc::Receiver<RecordingEvent>) -> Self {
+        let (begin, begin_rx) = mpsc::channel(BEGIN_QUEUE);
+        tokio::spawn(run(settings, begin_rx, events));
+        Self { begin }
+    }
+
+    /// Creates the recording (row, participants, wrapped key) and its writer. `None` when it
+    /// could not be created (the session goes on unrecorded, and the error is logged).
+    pub async fn begin(&self, key: RecordingKey, meta: RecordingMeta) -> Option<RecordingId> {
+        let (reply, rx) = oneshot::channel();
+        self.begin.send(Begin { key, meta, reply }).await.ok()?;
+        rx.await.ok().flatten()
+    }
+}
+
+async fn audit(
+    db: &Db,
+    at: i64,
+    action: &'static str,
+    meta: &RecordingMeta,
+    id: RecordingId,
+    outcome: Outcome,
+    detail: Option<String>,
+) {
+    crate::state::write_audit(
+        db,
+        NewAuditEvent {
+            at,
+            actor_kind: ActorKind::System,
+            actor_id: None,
+            actor_label: Some("recorder".into()),
+            group_id: Some(meta.group_id.to_string()),
+            action,
+            target: Some(id.to_string()),
+            client_ip: None,
+            user_agent: None,
+            outcome,
+            detail,
+        },
+    )
+    .await;
+}
+
+async fn run(
+    settings: Settings,
+    mut begin_rx: mpsc::Receiver<Begin>,
+    mut events: mpsc::Receiver<RecordingEvent>,
+) {
+    let mut writers: HashMap<RecordingKey, Writer> = HashMap::new();
+    loop {
+        tokio::select! {
+            begin = begin_rx.recv() => match begin {
+                Some(begin) => {
+                    let id = start(&settings, &begin.meta).await;
+                    if let Some((id, writer)) = id {
+                        writers.insert(begin.key, writer);
+                        let _ = begin.reply.send(Some(id));
+                    } else {
+                        let _ = begin.reply.send(None);
+                    }
+                }
+                None => break,
+            },
+            event = events.recv() => match event {
+                Some(RecordingEvent::Data { recording, bytes }) => {
+                    if let Some(writer) = writers.get_mut(&recording) {
+                        write(&settings, writer, &bytes).await;
+                    }
+                }
+                Some(RecordingEvent::Finished { recording, stats }) => {
+                    if let Some(writer) = writers.remove(&recording) {
+                        finish(&settings, writer, stats.video_frames).await;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+async fn start(settings: &Settings, meta: &RecordingMeta) -> Option<(RecordingId, Writer)> {
+    let id = uuid::Uuid::new_v4();
+    let now = settings.clock.now_millis();
+    let key = DataKey::generate();
+    let object_id = id.to_string();
+    let wrapped = settings.keyring.wrap(&key, &object_id);
+    let object_key = format!("recordings/{id}.mp4.enc");
+    let result = settings
+        .db
+        .create_recording(&NewRecording {
+            id,
+            group_id: meta.group_id,
+            device_id: meta.device_id,
+            device_name: &meta.device_name,
+            started_at: now,
+            expires_at: now + i64::from(settings.retention_days) * 86_400_000,
+            object_key: &object_key,
+            key_id: &wrapped.key_id,
+            wrapped_key: &base64::engine::general_purpose::STANDARD.encode(&wrapped.blob),
+            participants: &meta.participants,
+        })
+        .await;
+    if let Err(error) = result {
+        tracing::error!(%error, "cannot create a recording; the session is not recorded");
+        return None;
+    }
+    audit(
+        &settings.db,
+        now,
+        "recording.start",
+        meta,
+        id,
+        Outcome::Success,
+        Some(meta.device_name.clone()),
+    )
+    .await;
+    Some((
+        id,
+        Writer {
+            id,
+            object_key,
+            encryptor: Encryptor::new(key, &object_id),
+            sha: Sha256::new(),
+            plaintext: 0,
+            stored: 0,
+            meta: meta.clone(),
+            failed: false,
+        },
+    ))
+}
+
+async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
+    if writer.failed {
+        return;
+    }
+    writer.sha.update(bytes);
+    writer.plaintext += bytes.len() as u64;
+    let sealed = writer.encryptor.update(bytes);
+    if sealed.is_empty() {
+        return;
+    }
+    match settings.store.append(&writer.object_key, &sealed).await {
+        Ok(()) => {
+            writer.stored += sealed.len() as u64;
+            let _ = settings
+                .db
+                .update_recording_progress(writer.id, writer.plaintext as i64, writer.stored as i64)
+                .await;
+        }
+        Err(error) => {
+            // Without a spool (next milestone) a write failure ends this recording's file.
+            tracing::error!(%error, recording = %writer.id, "cannot store recording data");
+            writer.failed = true;
+        }
+    }
+}
+
+async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
+    let now = settings.clock.now_millis();
+    if !writer.failed {
+        let sealed = std::mem::replace(
+            &mut writer.encryptor,
+            Encryptor::new(DataKey::generate(), "unused"),
+        )
+        .finish();
+        match settings.store.append(&writer.object_key, &sealed).await {
+            Ok(()) => writer.stored += sealed.len() as u64,
+            Err(error) => {
+                tracing::error!(%error, recording = %writer.id, "cannot store the end of a recording");
+                writer.failed = true;
+            }
+        }
+    }
+    let sha = hex::encode(writer.sha.finalize());
+    let result = settings
+        .db
+        .finish_recording(
+            writer.id,
+            now,
+            writer.plaintext as i64,
+            writer.stored as i64,
+            &sha,
+            video_frames as i64,
+        )
+        .await;
+    if let Err(error) = result {
+        tracing::error!(%error, recording = %writer.id, "cannot mark a recording complete");
+    }
+    audit(
+        &settings.db,
+        now,
+        "recording.stop",
+        &writer.meta,
+        writer.id,
+        if writer.failed {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        },
+        Some(format!("{} bytes", writer.plaintext)),
+    )
+    .await;
+}
