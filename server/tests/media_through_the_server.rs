@@ -122,4 +122,22 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         before,
         "muted: no voice to this camera"
     );
+    // Everyone leaves: no peer, route or recording is left behind in the media worker.
+    drop(ws);
+    app.state
+        .live
+        .send(remote_assist::live::HubInput::DeviceRevoked { device })
+        .await;
+    let counters = app.state.live.sfu.counters();
+    let peers = || counters.peers.load(std::sync::atomic::Ordering::Relaxed);
+    let routes = || counters.routes.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (peers() > 0 || routes() > 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (peers(), routes()),
+        (0, 0),
+        "peers and routes are cleaned up"
+    );
 }
