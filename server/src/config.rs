@@ -96,6 +96,28 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// ID of that master key, stored with every wrapped key (change it when rotating).
     pub master_key_id: String,
+    /// Where recordings go: `local` (the `objects_dir` directory) or `s3`.
+    pub object_store: ObjectStoreKind,
+    /// S3 endpoint URL for S3-compatible stores; unset for AWS itself.
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_bucket: Option<String>,
+    /// Path-style addressing (`https://host/bucket/key`), needed by most S3-compatible stores.
+    pub s3_path_style: bool,
+    /// Static credentials; when unset the usual AWS chain (environment, profile, role) is used.
+    pub s3_access_key: Option<String>,
+    pub s3_secret_key: Option<Secret>,
+    /// Key prefix for every object of this server, e.g. `remote-assist/`.
+    pub s3_prefix: String,
+}
+
+/// Which object store holds recordings.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectStoreKind {
+    #[default]
+    Local,
+    S3,
 }
 
 impl Default for Config {
@@ -128,6 +150,14 @@ impl Default for Config {
             recording_retention_days: 30,
             master_key_file: None,
             master_key_id: "k1".into(),
+            object_store: ObjectStoreKind::Local,
+            s3_endpoint: None,
+            s3_region: "ap-northeast-1".into(),
+            s3_bucket: None,
+            s3_path_style: false,
+            s3_access_key: None,
+            s3_secret_key: None,
+            s3_prefix: String::new(),
         }
     }
 }
@@ -279,6 +309,24 @@ impl Config {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return invalid("master_key_id must be letters, digits, '-' or '_'".into());
+        }
+        if self.object_store == ObjectStoreKind::S3 {
+            if self.s3_bucket.as_deref().is_none_or(str::is_empty) {
+                return invalid("object_store = \"s3\" needs s3_bucket".into());
+            }
+            if self.s3_access_key.is_some() != self.s3_secret_key.is_some() {
+                return invalid(
+                    "set s3_access_key and s3_secret_key together, or neither (AWS credential chain)"
+                        .into(),
+                );
+            }
+            if let Some(endpoint) = &self.s3_endpoint
+                && url::Url::parse(endpoint).is_err()
+            {
+                return invalid(format!(
+                    "s3_endpoint = {endpoint:?} must be a URL such as https://s3.example.com"
+                ));
+            }
         }
         if self.max_cameras_per_session > 16 {
             return invalid(

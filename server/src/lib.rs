@@ -61,9 +61,17 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         // Printed, not logged: it must not end up in log files or log shipping.
         println!("{}", bootstrap::first_admin_banner(&password));
     }
-    AppState::start(config, db, clock).map_err(|e| {
-        anyhow::anyhow!("cannot open the media UDP port: {e}; choose another --media-port")
-    })
+    let state = AppState::start(config, db, clock).await.map_err(|e| {
+        anyhow::anyhow!("cannot start: {e} (media port in use? choose another --media-port)")
+    })?;
+    // Recordings must be storable before anyone records: check now, with a clear message.
+    state.store.check_writable().await.map_err(|e| {
+        anyhow::anyhow!(
+            "the object store ({}) is not writable: {e}; check the bucket, endpoint and credentials",
+            state.store.describe()
+        )
+    })?;
+    Ok(state)
 }
 
 /// Runs the server until `shutdown` completes.

@@ -20,7 +20,7 @@ use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
 use crate::db::recordings::{NewRecording, RecordingId};
 use crate::ids::{DeviceId, GroupId, UserId};
 use crate::storage::crypto::{DataKey, Encryptor, Keyring};
-use crate::storage::objects::LocalStore;
+use crate::storage::objects::ObjectStore;
 
 /// Registrations waiting for the writer task. Callers wait when it is full.
 pub const BEGIN_QUEUE: usize = 64;
@@ -62,7 +62,7 @@ pub struct Settings {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub keyring: Keyring,
-    pub store: LocalStore,
+    pub store: ObjectStore,
     pub retention_days: u32,
 }
 
@@ -232,7 +232,11 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
             Encryptor::new(DataKey::generate(), "unused"),
         )
         .finish();
-        match settings.store.append(&writer.object_key, &sealed).await {
+        let stored = async {
+            settings.store.append(&writer.object_key, &sealed).await?;
+            settings.store.finish(&writer.object_key).await
+        };
+        match stored.await {
             Ok(()) => writer.stored += sealed.len() as u64,
             Err(error) => {
                 tracing::error!(%error, recording = %writer.id, "cannot store the end of a recording");

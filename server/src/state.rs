@@ -23,13 +23,13 @@ pub struct AppState {
     /// Master keys that wrap recording keys.
     pub keyring: crate::storage::crypto::Keyring,
     /// Where encrypted recordings are stored.
-    pub store: crate::storage::objects::LocalStore,
+    pub store: crate::storage::objects::ObjectStore,
 }
 
 impl AppState {
     /// Builds the state and starts the live hub and the media worker (binds the media UDP
     /// port). Must run inside a Tokio runtime.
-    pub fn start(config: Config, db: Db, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+    pub async fn start(config: Config, db: Db, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
         let objects_dir = config.objects_dir();
         let (sfu, sfu_events, recording_events) =
             remote_assist_sfu::SfuHandle::start_with_recordings(remote_assist_sfu::SfuConfig {
@@ -42,7 +42,23 @@ impl AppState {
         )
         .map_err(std::io::Error::other)?;
         let keyring = crate::storage::crypto::Keyring::new(master, Vec::new());
-        let store = crate::storage::objects::LocalStore::new(objects_dir.clone());
+        let store = match config.object_store {
+            crate::config::ObjectStoreKind::Local => crate::storage::objects::ObjectStore::Local(
+                crate::storage::objects::LocalStore::new(objects_dir.clone()),
+            ),
+            crate::config::ObjectStoreKind::S3 => crate::storage::objects::ObjectStore::S3(
+                crate::storage::s3::S3Store::connect(&crate::storage::s3::S3Settings {
+                    endpoint: config.s3_endpoint.clone(),
+                    region: config.s3_region.clone(),
+                    bucket: config.s3_bucket.clone().unwrap_or_default(),
+                    path_style: config.s3_path_style,
+                    access_key: config.s3_access_key.clone(),
+                    secret_key: config.s3_secret_key.clone(),
+                    prefix: config.s3_prefix.clone(),
+                })
+                .await,
+            ),
+        };
         let recordings = crate::recording::RecordingService::start(
             crate::recording::Settings {
                 db: db.clone(),

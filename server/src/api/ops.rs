@@ -55,7 +55,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "unreachable".to_owned()
         }
     };
-    let object_store = match object_store_writable(&state.objects_dir).await {
+    let object_store = match state.store.check_writable().await {
         Ok(()) => "ok".to_owned(),
         Err(error) => {
             tracing::warn!(%error, "readiness: object store not writable");
@@ -81,13 +81,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
         live,
     };
     (status, Json(body)).into_response()
-}
-
-/// Writes and removes a probe file: proves the directory exists and is writable.
-async fn object_store_writable(dir: &std::path::Path) -> std::io::Result<()> {
-    let probe = dir.join(".readyz-probe");
-    tokio::fs::write(&probe, b"ok").await?;
-    tokio::fs::remove_file(&probe).await
 }
 
 /// Prometheus text exposition of the process counters.

@@ -3,3 +3,4 @@
 
 pub mod crypto;
 pub mod objects;
+pub mod s3;

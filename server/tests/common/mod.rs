@@ -113,8 +113,25 @@ impl TestApp {
         config.objects_dir = Some(objects.path().to_owned());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.media_port = 0;
+        // With REMOTE_ASSIST_TEST_S3_ENDPOINT set (tests/run starts a real S3-compatible
+        // server), recordings go to S3 instead of the local directory.
+        if let Ok(endpoint) = std::env::var("REMOTE_ASSIST_TEST_S3_ENDPOINT") {
+            config.object_store = remote_assist::config::ObjectStoreKind::S3;
+            config.s3_endpoint = Some(endpoint);
+            config.s3_region = "us-east-1".into();
+            config.s3_bucket = std::env::var("REMOTE_ASSIST_TEST_S3_BUCKET").ok();
+            config.s3_path_style = true;
+            config.s3_access_key = std::env::var("REMOTE_ASSIST_TEST_S3_ACCESS_KEY").ok();
+            config.s3_secret_key = std::env::var("REMOTE_ASSIST_TEST_S3_SECRET_KEY")
+                .ok()
+                .map(remote_assist::config::Secret::new);
+            // Each test app gets its own prefix in the shared bucket.
+            config.s3_prefix = format!("test-{}/", uuid::Uuid::new_v4().simple());
+        }
         let clock = ManualClock::starting_at(START);
-        let state = AppState::start(config, db.clone(), Arc::new(clock.clone())).unwrap();
+        let state = AppState::start(config, db.clone(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
         let router = remote_assist::api::app(state.clone());
         Self {
             state,
