@@ -15,6 +15,7 @@ pub mod ids;
 pub mod live;
 pub mod metrics;
 pub mod recording;
+pub mod retention;
 pub mod server;
 pub mod state;
 pub mod storage;
@@ -92,8 +93,10 @@ pub async fn run(
         println!("redirecting http://{} to HTTPS", redirect.local_addr()?);
     }
     let purge = tokio::spawn(purge_sessions_periodically(state.clone()));
+    let retention = tokio::spawn(retention::run_periodically(state.clone()));
     server::serve(state.clone(), tls, listeners, shutdown).await?;
     purge.abort();
+    retention.abort();
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -28,6 +28,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/pair", "pair.html"),
     ("/field", "field.html"),
     ("/share", "share.html"),
+    ("/recordings", "recordings.html"),
 ];
 
 pub fn routes() -> Router<AppState> {

@@ -48,11 +48,14 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_fails_when_storage_is_gone() {
     let app = TestApp::new().await;
+    // Replace the store's directory by a file: nothing can be written there.
     std::fs::remove_dir_all(&app.state.objects_dir).unwrap();
+    std::fs::write(&app.state.objects_dir, b"not a directory").unwrap();
     let (status, _, body) = get_raw(&app, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let ready: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ready["object_store"], "unreachable");
+    std::fs::remove_file(&app.state.objects_dir).unwrap();
     std::fs::create_dir_all(&app.state.objects_dir).unwrap();
     app.db.close().await;
     let (status, _, body) = get_raw(&app, "/readyz").await;
@@ -234,6 +237,8 @@ async fn openapi_document_matches_the_routes() {
         ("get", "/api/recordings"),
         ("get", "/api/recordings/{id}/file"),
         ("delete", "/api/recordings/{id}"),
+        ("get", "/api/deletions"),
+        ("get", "/api/deletions.csv"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),
@@ -241,7 +246,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 32,
+        operations, 34,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

@@ -20,6 +20,142 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_audit))
         .routes(routes!(export_audit_csv))
+        .routes(routes!(list_deletions))
+        .routes(routes!(export_deletions_csv))
+}
+
+/// Evidence of one deleted recording.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeletionView {
+    pub id: i64,
+    pub recording_id: String,
+    pub group_id: String,
+    pub device_name: String,
+    pub recorded_at: String,
+    /// SHA-256 of the recording's content, as stored when it was made.
+    pub sha256: Option<String>,
+    pub size: i64,
+    /// `user` or `retention`.
+    pub reason: String,
+    pub deleted_at: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: Option<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeletionList {
+    pub deletions: Vec<DeletionView>,
+}
+
+async fn deletions_for(
+    state: &AppState,
+    me: &ActiveUser,
+    query: &super::views::GroupFilter,
+) -> ApiResult<Vec<crate::db::recordings::DeletionRecord>> {
+    me.require_admin()?;
+    let group = match (me.scope(), query.group_id) {
+        (None, requested) => requested,
+        (Some(own), None) => Some(own),
+        (Some(own), Some(requested)) if requested == own => Some(own),
+        (Some(_), Some(_)) => return Err(ErrorCode::NotFound.into()),
+    };
+    Ok(state.db.deletion_records(group, 10_000).await?)
+}
+
+/// Deletion records of recordings (evidence for customers), newest first. Group admins see
+/// their own group's.
+#[utoipa::path(get, path = "/api/deletions", tag = "audit", params(super::views::GroupFilter),
+    responses((status = 200, body = DeletionList), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_deletions(
+    State(state): State<AppState>,
+    me: ActiveUser,
+    ApiQuery(query): ApiQuery<super::views::GroupFilter>,
+) -> ApiResult<Json<DeletionList>> {
+    let records = deletions_for(&state, &me, &query).await?;
+    Ok(Json(DeletionList {
+        deletions: records
+            .into_iter()
+            .map(|r| DeletionView {
+                id: r.id,
+                recording_id: r.recording_id,
+                group_id: r.group_id,
+                device_name: r.device_name,
+                recorded_at: to_rfc3339(r.started_at),
+                sha256: r.sha256,
+                size: r.plaintext_bytes,
+                reason: r.reason,
+                deleted_at: to_rfc3339(r.deleted_at),
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id,
+                actor_label: r.actor_label,
+            })
+            .collect(),
+    }))
+}
+
+/// The deletion records as CSV (UTF-8 with BOM).
+#[utoipa::path(get, path = "/api/deletions.csv", tag = "audit", params(super::views::GroupFilter),
+    responses((status = 200, content_type = "text/csv", body = String),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn export_deletions_csv(
+    State(state): State<AppState>,
+    me: ActiveUser,
+    ApiQuery(query): ApiQuery<super::views::GroupFilter>,
+) -> ApiResult<Response> {
+    let records = deletions_for(&state, &me, &query).await?;
+    let mut out = vec![0xEF, 0xBB, 0xBF];
+    {
+        let mut writer = csv::Writer::from_writer(&mut out);
+        let header = [
+            "recording_id",
+            "group_id",
+            "device_name",
+            "recorded_at_utc",
+            "sha256",
+            "size",
+            "reason",
+            "deleted_at_utc",
+            "actor_kind",
+            "actor_id",
+            "actor_label",
+        ];
+        writer.write_record(header).map_err(ApiError::internal)?;
+        for r in &records {
+            writer
+                .write_record([
+                    r.recording_id.clone(),
+                    r.group_id.clone(),
+                    csv_safe(&r.device_name),
+                    to_rfc3339(r.started_at),
+                    r.sha256.clone().unwrap_or_default(),
+                    r.plaintext_bytes.to_string(),
+                    r.reason.clone(),
+                    to_rfc3339(r.deleted_at),
+                    r.actor_kind.clone(),
+                    r.actor_id.clone().unwrap_or_default(),
+                    csv_safe(r.actor_label.as_deref().unwrap_or("")),
+                ])
+                .map_err(ApiError::internal)?;
+        }
+        writer.flush().map_err(ApiError::internal)?;
+    }
+    let mut event = me.event(state.now(), "deletions.export", Outcome::Success);
+    event.detail = Some(format!("{} records", records.len()));
+    state.audit(event).await;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"deletions.csv\"".to_owned(),
+            ),
+        ],
+        out,
+    )
+        .into_response())
 }
 
 const PAGE_DEFAULT: i64 = 100;

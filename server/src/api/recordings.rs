@@ -233,8 +233,18 @@ async fn delete_recording(
     if recording.state == "recording" {
         return Err(ApiError::invalid("the recording is still in progress"));
     }
-    // The key goes first: once it is gone, every copy of the object is unreadable.
-    state.db.delete_recording(id).await?;
+    // The key goes first: once it is gone, every copy of the object is unreadable. The deletion
+    // record is written in the same transaction.
+    let user_id = me.user.id.to_string();
+    state
+        .db
+        .delete_recording_with_record(
+            &recording,
+            crate::db::recordings::DeletionReason::User,
+            state.now(),
+            ("user", Some(&user_id), Some(&me.user.login_id)),
+        )
+        .await?;
     state
         .store
         .delete(&recording.object_key)

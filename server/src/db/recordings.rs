@@ -207,3 +207,126 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// Why a recording was deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionReason {
+    User,
+    Retention,
+}
+
+impl DeletionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionReason::User => "user",
+            DeletionReason::Retention => "retention",
+        }
+    }
+}
+
+/// One stored deletion record.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeletionRecord {
+    pub id: i64,
+    pub recording_id: String,
+    pub group_id: String,
+    pub device_name: String,
+    pub started_at: i64,
+    pub sha256: Option<String>,
+    pub plaintext_bytes: i64,
+    pub reason: String,
+    pub deleted_at: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: Option<String>,
+}
+
+impl Db {
+    /// Recordings whose retention has passed (finished ones at `expires_at`; ones still marked
+    /// as recording a day later, i.e. left behind by a crash).
+    pub async fn expired_recordings(
+        &self,
+        now: UnixMillis,
+        limit: i64,
+    ) -> DbResult<Vec<Recording>> {
+        let rows: Vec<RecordingRow> = sqlx::query_as(&format!(
+            "{SELECT} WHERE (r.state <> 'recording' AND r.expires_at <= $1) \
+             OR (r.state = 'recording' AND r.expires_at <= $2) \
+             ORDER BY r.expires_at LIMIT $3"
+        ))
+        .bind(now)
+        .bind(now - 86_400_000)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(Recording::try_from).collect()
+    }
+
+    /// Deletes a recording's row (and with it the wrapped key) and writes its deletion record,
+    /// in one transaction. `false` when it was already gone.
+    pub async fn delete_recording_with_record(
+        &self,
+        recording: &Recording,
+        reason: DeletionReason,
+        at: UnixMillis,
+        actor: (&str, Option<&str>, Option<&str>),
+    ) -> DbResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(recording.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO deletion_records (recording_id, group_id, device_name, started_at, \
+             sha256, plaintext_bytes, reason, deleted_at, actor_kind, actor_id, actor_label) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(recording.id.to_string())
+        .bind(recording.group_id.to_string())
+        .bind(&recording.device_name)
+        .bind(recording.started_at)
+        .bind(recording.sha256.as_deref())
+        .bind(recording.plaintext_bytes)
+        .bind(reason.as_str())
+        .bind(at)
+        .bind(actor.0)
+        .bind(actor.1)
+        .bind(actor.2)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletion records, newest first; of one group when given.
+    pub async fn deletion_records(
+        &self,
+        group: Option<GroupId>,
+        limit: i64,
+    ) -> DbResult<Vec<DeletionRecord>> {
+        let base = "SELECT id, recording_id, group_id, device_name, started_at, sha256, \
+             plaintext_bytes, reason, deleted_at, actor_kind, actor_id, actor_label \
+             FROM deletion_records";
+        let rows = match group {
+            Some(group) => {
+                sqlx::query_as(&format!(
+                    "{base} WHERE group_id = $1 ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(group.to_string())
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!("{base} ORDER BY id DESC LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        Ok(rows)
+    }
+}
