@@ -65,6 +65,17 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
     let state = AppState::start(config, db, clock).await.map_err(|e| {
         anyhow::anyhow!("cannot start: {e} (media port in use? choose another --media-port)")
     })?;
+    // Recordings a killed or crashed previous process left unfinished become playable now.
+    let recovered = recording::recover(
+        &state.db,
+        state.clock.as_ref(),
+        &state.keyring,
+        &state.store,
+    )
+    .await;
+    if recovered > 0 {
+        tracing::info!(recovered, "finished recordings left by the previous run");
+    }
     // Recordings must be storable before anyone records: check now, with a clear message.
     state.store.check_writable().await.map_err(|e| {
         anyhow::anyhow!(

@@ -116,9 +116,10 @@ async fn run(
     mut events: mpsc::Receiver<RecordingEvent>,
 ) {
     let mut writers: HashMap<RecordingKey, Writer> = HashMap::new();
+    let mut accepting = true;
     loop {
         tokio::select! {
-            begin = begin_rx.recv() => match begin {
+            begin = begin_rx.recv(), if accepting => match begin {
                 Some(begin) => {
                     let id = start(&settings, &begin.meta).await;
                     if let Some((id, writer)) = id {
@@ -128,7 +129,8 @@ async fn run(
                         let _ = begin.reply.send(None);
                     }
                 }
-                None => break,
+                // No new recordings, but what the SFU already produced is still written.
+                None => accepting = false,
             },
             event = events.recv() => match event {
                 Some(RecordingEvent::Data { recording, bytes }) => {
@@ -273,4 +275,112 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
         Some(format!("{} bytes", writer.plaintext)),
     )
     .await;
+}
+
+/// Finishes recordings that a previous process left in the `recording` state (it was killed or
+/// crashed): every whole encrypted chunk already stored is kept, a half-written one is dropped,
+/// the object gets its final chunk, and the row its size and hash — so the recording lists and
+/// plays up to its last stored fragment. A recording whose bytes did not survive (an S3
+/// multipart upload that was never completed) is marked failed. Returns how many were recovered.
+pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &ObjectStore) -> usize {
+    use crate::storage::crypto::{CHUNK_SIZE, HEADER_LEN, TAG_LEN, WrappedKey, decrypt_chunks};
+    let stale = match db.recordings_in_progress().await {
+        Ok(list) => list,
+        Err(error) => {
+            tracing::error!(%error, "recovery: cannot list unfinished recordings");
+            return 0;
+        }
+    };
+    let mut recovered = 0;
+    for recording in stale {
+        let now = clock.now_millis();
+        let object_id = recording.id.to_string();
+        let meta = RecordingMeta {
+            group_id: recording.group_id,
+            device_id: recording.device_id,
+            device_name: recording.device_name.clone(),
+            participants: Vec::new(),
+        };
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(&recording.wrapped_key)
+            .ok()
+            .and_then(|blob| {
+                keyring
+                    .unwrap(
+                        &WrappedKey {
+                            key_id: recording.key_id.clone(),
+                            blob,
+                        },
+                        &object_id,
+                    )
+                    .ok()
+            });
+        let size = store.size(&recording.object_key).await.ok();
+        let (Some(key), Some(size)) = (key, size) else {
+            let _ = db.fail_recording(recording.id, now).await;
+            audit(
+                db,
+                now,
+                "recording.stop",
+                &meta,
+                recording.id,
+                Outcome::Failure,
+                Some("lost in a restart".into()),
+            )
+            .await;
+            continue;
+        };
+        let full = (CHUNK_SIZE + TAG_LEN) as u64;
+        let chunks = size.saturating_sub(HEADER_LEN as u64) / full;
+        let keep = HEADER_LEN as u64 + chunks * full;
+        let outcome = async {
+            if size > keep
+                && let ObjectStore::Local(local) = store
+            {
+                local.truncate(&recording.object_key, keep).await?;
+            }
+            let ciphertext = store
+                .read_range(&recording.object_key, HEADER_LEN as u64..keep)
+                .await?;
+            // None of the stored chunks is the final one (that is what we add now).
+            let plain = decrypt_chunks(&key, &object_id, 0, &ciphertext, chunks + 1)
+                .map_err(|e| crate::storage::objects::StoreError::S3(e.to_string()))?;
+            let tail = Encryptor::resume(key.clone(), &object_id, chunks).finish();
+            store.append(&recording.object_key, &tail).await?;
+            store.finish(&recording.object_key).await?;
+            Ok::<_, crate::storage::objects::StoreError>((plain, keep + tail.len() as u64))
+        }
+        .await;
+        match outcome {
+            Ok((plain, stored)) => {
+                let sha = hex::encode(Sha256::digest(&plain));
+                let _ = db
+                    .finish_recording(
+                        recording.id,
+                        now,
+                        plain.len() as i64,
+                        stored as i64,
+                        &sha,
+                        0,
+                    )
+                    .await;
+                audit(
+                    db,
+                    now,
+                    "recording.stop",
+                    &meta,
+                    recording.id,
+                    Outcome::Success,
+                    Some("recovered after a restart".into()),
+                )
+                .await;
+                recovered += 1;
+            }
+            Err(error) => {
+                tracing::error!(%error, recording = %recording.id, "recovery failed");
+                let _ = db.fail_recording(recording.id, now).await;
+            }
+        }
+    }
+    recovered
 }

@@ -796,3 +796,36 @@ pub fn decodable_vp8_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// RTP packets of H.264 access units at 15 fps (payload type 102), as a camera would send them.
+pub fn h264_rtp(
+    units: &[Bytes],
+    ssrc: u32,
+    first_seq: u16,
+    first_ts: u32,
+) -> Vec<rtc::rtp::Packet> {
+    let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
+    let (mut seq, mut ts) = (first_seq, first_ts);
+    let mut out = Vec::new();
+    for unit in units {
+        let payloads = payloader.payload(1100, unit).unwrap();
+        let n = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            out.push(rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    marker: i + 1 == n,
+                    payload_type: 102,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ssrc,
+                    ..Default::default()
+                },
+                payload,
+            });
+            seq = seq.wrapping_add(1);
+        }
+        ts = ts.wrapping_add(6000);
+    }
+    out
+}

@@ -23,7 +23,7 @@ import { getLang, hasText, t } from './i18n.js';
  *   client_ip: string | null, user_agent: string | null, outcome: string,
  *   detail: string | null}} AuditEvent
  * @typedef {{user: User, csrf_token: string, must_change_password: boolean}} Session
- * @typedef {{time_zone: string, version: string, max_cameras: number}} Config
+ * @typedef {{time_zone: string, version: string, max_cameras: number, recording_retention_days: number}} Config
  * @typedef {{device_id: string, device_name: string, group_name: string, credential: string}} PairResult
  * @typedef {{device_id: string, device_name: string, group_id: string, group_name: string}} DeviceMe
  */

@@ -56,6 +56,10 @@ export const KNOWN_ACTIONS = [
   'live.connect_camera',
   'live.disconnect_camera',
   'live.call_for_help',
+  'recording.start',
+  'recording.stop',
+  'recording.download',
+  'recording.delete',
 ];
 
 /**

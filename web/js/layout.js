@@ -59,6 +59,7 @@ function buildHeader(session, current) {
     : [
         ['/', 'nav.home'],
         ...(isAdmin ? /** @type {Array<[string, string]>} */ ([['/admin', 'nav.admin']]) : []),
+        ['/recordings', 'nav.recordings'],
         ['/history', 'nav.history'],
         ['/password', 'nav.password'],
       ];

@@ -88,6 +88,19 @@ export function formatTime(iso, tz = timeZone) {
 }
 
 /**
+ * The day `2026-12-23` in the configured zone, or '' for null/invalid input.
+ * @param {string | null | undefined} iso RFC 3339 time from the API
+ * @param {string} [tz]
+ */
+export function formatDate(iso, tz = timeZone) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const f = wallClock(date, tz);
+  return `${f.year}-${f.month}-${f.day}`;
+}
+
+/**
  * Offset of zone `tz` from UTC at instant `ms`, in milliseconds.
  * @param {number} ms
  * @param {string} tz

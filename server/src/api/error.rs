@@ -33,6 +33,7 @@ pub enum ErrorCode {
     DeviceCredentialInvalid,
     DeviceRevoked,
     InvalidInput,
+    RecordingInProgress,
     PayloadTooLarge,
     UnsupportedMediaType,
     Internal,
@@ -59,6 +60,7 @@ impl ErrorCode {
         ErrorCode::DeviceCredentialInvalid,
         ErrorCode::DeviceRevoked,
         ErrorCode::InvalidInput,
+        ErrorCode::RecordingInProgress,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Internal,
@@ -76,7 +78,9 @@ impl ErrorCode {
             | DeviceRevoked => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf => StatusCode::CONFLICT,
+            NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf | RecordingInProgress => {
+                StatusCode::CONFLICT
+            }
             PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +110,7 @@ impl ErrorCode {
             DeviceCredentialInvalid => "device_credential_invalid",
             DeviceRevoked => "device_revoked",
             InvalidInput => "invalid_input",
+            RecordingInProgress => "recording_in_progress",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             Internal => "internal",
@@ -141,6 +146,7 @@ impl ErrorCode {
             }
             DeviceRevoked => "The device has been revoked.",
             InvalidInput => "The request is invalid.",
+            RecordingInProgress => "The recording is still in progress; try again when it ends.",
             PayloadTooLarge => "The request is too large.",
             UnsupportedMediaType => "Send the request as JSON (Content-Type: application/json).",
             Internal => "internal error",
@@ -178,6 +184,7 @@ impl ErrorCode {
             }
             DeviceRevoked => "この端末は無効化されています。",
             InvalidInput => "要求の内容が正しくありません。",
+            RecordingInProgress => "録画中です。録画の終了後にもう一度お試しください。",
             PayloadTooLarge => "要求が大きすぎます。",
             UnsupportedMediaType => {
                 "JSON形式（Content-Type: application/json）で送信してください。"

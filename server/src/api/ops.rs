@@ -121,5 +121,6 @@ async fn client_config(State(state): State<AppState>) -> Json<ClientConfig> {
         time_zone: state.config.time_zone.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
         max_cameras: state.config.max_cameras_per_session,
+        recording_retention_days: state.config.recording_retention_days,
     })
 }

@@ -123,8 +123,11 @@ async fn download_recording(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let recording = own_recording(&state, &me, id).await?;
+    if recording.state == "recording" {
+        return Err(ErrorCode::RecordingInProgress.into());
+    }
     if recording.state != "complete" {
-        return Err(ApiError::invalid("the recording is still in progress"));
+        return Err(ErrorCode::NotFound.into());
     }
     let blob = base64::engine::general_purpose::STANDARD
         .decode(&recording.wrapped_key)
@@ -231,7 +234,7 @@ async fn delete_recording(
 ) -> ApiResult<StatusCode> {
     let recording = own_recording(&state, &me, id).await?;
     if recording.state == "recording" {
-        return Err(ApiError::invalid("the recording is still in progress"));
+        return Err(ErrorCode::RecordingInProgress.into());
     }
     // The key goes first: once it is gone, every copy of the object is unreadable. The deletion
     // record is written in the same transaction.

@@ -165,6 +165,8 @@ pub struct ClientConfig {
     pub time_zone: String,
     pub version: String,
     pub max_cameras: u32,
+    /// Days a recording is kept before it is deleted automatically.
+    pub recording_retention_days: u32,
 }
 
 #[derive(Serialize, ToSchema)]

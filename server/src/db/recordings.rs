@@ -161,6 +161,24 @@ impl Db {
         Ok(())
     }
 
+    /// Recordings still marked as being recorded (after a restart: left by the old process).
+    pub async fn recordings_in_progress(&self) -> DbResult<Vec<Recording>> {
+        let rows: Vec<RecordingRow> =
+            sqlx::query_as(&format!("{SELECT} WHERE r.state = 'recording'"))
+                .fetch_all(self.pool())
+                .await?;
+        rows.into_iter().map(Recording::try_from).collect()
+    }
+
+    pub async fn fail_recording(&self, id: RecordingId, ended_at: UnixMillis) -> DbResult<()> {
+        sqlx::query("UPDATE recordings SET state = 'failed', ended_at = $1 WHERE id = $2")
+            .bind(ended_at)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// A recording the user took part in (`None` for everyone else, whatever their role).
     pub async fn recording_for_participant(
         &self,

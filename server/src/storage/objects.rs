@@ -159,6 +159,17 @@ impl LocalStore {
         Ok(buf)
     }
 
+    /// Cuts an object to `len` bytes (crash recovery drops a half-written chunk).
+    pub async fn truncate(&self, key: &str, len: u64) -> Result<(), StoreError> {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(key)?)
+            .await?;
+        file.set_len(len).await?;
+        file.sync_all().await?;
+        Ok(())
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match tokio::fs::remove_file(self.path(key)?).await {
             Ok(()) => Ok(()),
