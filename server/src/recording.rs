@@ -58,6 +58,7 @@ struct Writer {
     failed: bool,
 }
 
+#[derive(Clone)]
 pub struct Settings {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
@@ -69,7 +70,7 @@ pub struct Settings {
 impl RecordingService {
     pub fn start(settings: Settings, events: mpsc::Receiver<RecordingEvent>) -> Self {
         let (begin, begin_rx) = mpsc::channel(BEGIN_QUEUE);
-        tokio::spawn(run(settings, begin_rx, events));
+        tokio::spawn(run(Arc::new(settings), begin_rx, events));
         Self { begin }
     }
 
@@ -111,7 +112,7 @@ async fn audit(
 }
 
 async fn run(
-    settings: Settings,
+    settings: Arc<Settings>,
     mut begin_rx: mpsc::Receiver<Begin>,
     mut events: mpsc::Receiver<RecordingEvent>,
 ) {
@@ -140,7 +141,11 @@ async fn run(
                 }
                 Some(RecordingEvent::Finished { recording, stats }) => {
                     if let Some(writer) = writers.remove(&recording) {
-                        finish(&settings, writer, stats.video_frames).await;
+                        // Finishing may wait for an unreachable store; the others go on.
+                        let settings = settings.clone();
+                        tokio::spawn(async move {
+                            finish(&settings, writer, stats.video_frames).await;
+                        });
                     }
                 }
                 None => break,
@@ -210,20 +215,42 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
     if sealed.is_empty() {
         return;
     }
+    writer.stored += sealed.len() as u64;
     match settings.store.append(&writer.object_key, &sealed).await {
         Ok(()) => {
-            writer.stored += sealed.len() as u64;
             let _ = settings
                 .db
                 .update_recording_progress(writer.id, writer.plaintext as i64, writer.stored as i64)
                 .await;
         }
         Err(error) => {
-            // Without a spool (next milestone) a write failure ends this recording's file.
-            tracing::error!(%error, recording = %writer.id, "cannot store recording data");
-            writer.failed = true;
+            // The S3 store keeps what it could not upload and retries with the next part or at
+            // the end, so an unreachable store delays the recording instead of cutting it.
+            tracing::warn!(%error, recording = %writer.id, "object store unreachable; will retry");
         }
     }
+}
+
+/// Retries finishing an object while the store is unreachable: backoff doubling from half a
+/// second to 30 s, for up to about ten minutes.
+async fn finish_with_retry(
+    settings: &Settings,
+    key: &str,
+) -> Result<(), crate::storage::objects::StoreError> {
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut last = None;
+    for _ in 0..25 {
+        match settings.store.finish(key).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, key, "cannot complete the recording object yet; retrying");
+                last = Some(error);
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+    }
+    Err(last.expect("at least one attempt"))
 }
 
 async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
@@ -234,16 +261,14 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
             Encryptor::new(DataKey::generate(), "unused"),
         )
         .finish();
-        let stored = async {
-            settings.store.append(&writer.object_key, &sealed).await?;
-            settings.store.finish(&writer.object_key).await
-        };
-        match stored.await {
-            Ok(()) => writer.stored += sealed.len() as u64,
-            Err(error) => {
-                tracing::error!(%error, recording = %writer.id, "cannot store the end of a recording");
-                writer.failed = true;
-            }
+        writer.stored += sealed.len() as u64;
+        // On failure the store keeps these bytes (S3) and uploads them when finishing succeeds.
+        if let Err(error) = settings.store.append(&writer.object_key, &sealed).await {
+            tracing::warn!(%error, recording = %writer.id, "object store unreachable; will retry");
+        }
+        if let Err(error) = finish_with_retry(settings, &writer.object_key).await {
+            tracing::error!(%error, recording = %writer.id, "cannot store the end of a recording");
+            writer.failed = true;
         }
     }
     let sha = hex::encode(writer.sha.finalize());

@@ -591,6 +591,38 @@ pub fn h264_access_units(seconds: u32, gop: u32) -> Vec<Bytes> {
     h264_clip("320x240", seconds, gop)
 }
 
+/// A clip of about `kbps` of real picture data (moving noise over the test pattern, so the
+/// encoder needs the bits), for tests that need a known amount of data.
+pub fn h264_clip_cbr(size: &str, seconds: u32, gop: u32, kbps: u32) -> Vec<Bytes> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.h264");
+    let rate = format!("{kbps}k");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc=size={size}:rate=15:duration={seconds},noise=alls=60:allf=t+u"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-pix_fmt",
+            "yuv420p",
+            "-bf",
+            "0",
+        ])
+        .args(["-b:v", &rate, "-maxrate", &rate, "-bufsize", &rate])
+        .args(["-g", &gop.to_string()])
+        .args(["-x264-params", "repeat-headers=1:aud=1"])
+        .args(["-f", "h264"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed (tests/run installs it)");
+    assert!(status.success());
+    split_access_units(&std::fs::read(&path).unwrap())
+}
+
 /// Like [`h264_access_units`] at another size (e.g. `640x480` for more packets per frame).
 pub fn h264_clip(size: &str, seconds: u32, gop: u32) -> Vec<Bytes> {
     let dir = tempfile::tempdir().unwrap();
