@@ -239,4 +239,5 @@ async fn a_thirty_second_outage_loses_nothing() {
         mp4.len()
     );
     server.kill().unwrap();
+    server.wait().unwrap();
 }
