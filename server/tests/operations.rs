@@ -48,15 +48,19 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn readiness_fails_when_storage_is_gone() {
     let app = TestApp::new().await;
-    // Replace the store's directory by a file: nothing can be written there.
-    std::fs::remove_dir_all(&app.state.objects_dir).unwrap();
-    std::fs::write(&app.state.objects_dir, b"not a directory").unwrap();
-    let (status, _, body) = get_raw(&app, "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let ready: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(ready["object_store"], "unreachable");
-    std::fs::remove_file(&app.state.objects_dir).unwrap();
-    std::fs::create_dir_all(&app.state.objects_dir).unwrap();
+    // Local store: replace its directory by a file, so nothing can be written there. (The S3
+    // store's reachability is exercised by the outage test.)
+    if let remote_assist::storage::objects::ObjectStore::Local(local) = &app.state.store {
+        let dir = local.root().to_owned();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, b"not a directory").unwrap();
+        let (status, _, body) = get_raw(&app, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let ready: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(ready["object_store"], "unreachable");
+        std::fs::remove_file(&dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+    }
     app.db.close().await;
     let (status, _, body) = get_raw(&app, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
