@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::live::*;
@@ -13,33 +11,6 @@ use common::*;
 use remote_assist_sfu::PeerRole;
 use remote_assist_sfu::test_client::{TestPeer, decodable_frames, h264_access_units};
 use serde_json::json;
-
-fn whip_post(url: &str, credential: &str, offer: &str) -> String {
-    let mut child = Command::new("curl")
-        .args(["-sk", "--fail-with-body", "--max-time", "15", "-X", "POST"])
-        .args(["-H", &format!("Authorization: Bearer {credential}")])
-        .args([
-            "-H",
-            "Content-Type: application/sdp",
-            "--data-binary",
-            "@-",
-            url,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl is installed");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(offer.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let body = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "WHIP POST failed: {body}");
-    body
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {

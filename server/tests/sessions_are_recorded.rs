@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -17,32 +16,6 @@ use http_body_util::BodyExt;
 use remote_assist_sfu::PeerRole;
 use remote_assist_sfu::test_client::{TestPeer, h264_access_units};
 use serde_json::json;
-
-fn whip_post(url: &str, credential: &str, offer: &str) -> String {
-    let mut child = Command::new("curl")
-        .args(["-sk", "--fail-with-body", "--max-time", "15", "-X", "POST"])
-        .args(["-H", &format!("Authorization: Bearer {credential}")])
-        .args([
-            "-H",
-            "Content-Type: application/sdp",
-            "--data-binary",
-            "@-",
-            url,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("curl is installed");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(offer.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 async fn get_bytes(
     app: &TestApp,

@@ -431,51 +431,27 @@ impl TestPeer {
 
     /// Sends one H.264 access unit (Annex-B) as RTP on the video sender.
     pub fn send_video_frame(&mut self, access_unit: &Bytes, timestamp: u32) {
-        let (sender, ssrc, _) = *self
-            .senders
-            .iter()
-            .find(|(_, _, k)| *k == RtpCodecKind::Video)
-            .expect("has a video sender");
-        let pt = self.payload_type(sender, MIME_TYPE_H264);
         let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
         let payloads = payloader.payload(1100, access_unit).unwrap();
-        let count = payloads.len();
-        for (i, payload) in payloads.into_iter().enumerate() {
-            self.seq = self.seq.wrapping_add(1);
-            let packet = rtc::rtp::Packet {
-                header: rtc::rtp::header::Header {
-                    version: 2,
-                    marker: i + 1 == count,
-                    payload_type: pt,
-                    sequence_number: self.seq,
-                    timestamp,
-                    ssrc,
-                    ..Default::default()
-                },
-                payload,
-            };
-            self.pc
-                .rtp_sender(sender)
-                .unwrap()
-                .write_rtp(Instant::now(), packet)
-                .unwrap();
-        }
-        self.flush();
+        self.send_video_payloads(payloads, MIME_TYPE_H264, timestamp);
     }
 
     /// Sends one VP8 frame as RTP on the video sender (the VP8 payload type of this connection).
     pub fn send_vp8_frame(&mut self, frame: &Bytes, timestamp: u32) {
+        let mut payloader = rtc::rtp::codec::vp8::Vp8Payloader::default();
+        let payloads = payloader.payload(1100, frame).unwrap();
+        let mime = rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8;
+        self.send_video_payloads(payloads, mime, timestamp);
+    }
+
+    /// Sends the RTP payloads of one frame (marker on the last) with the codec's payload type.
+    fn send_video_payloads(&mut self, payloads: Vec<Bytes>, mime: &str, timestamp: u32) {
         let (sender, ssrc, _) = *self
             .senders
             .iter()
             .find(|(_, _, k)| *k == RtpCodecKind::Video)
             .expect("has a video sender");
-        let pt = self.payload_type(
-            sender,
-            rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8,
-        );
-        let mut payloader = rtc::rtp::codec::vp8::Vp8Payloader::default();
-        let payloads = payloader.payload(1100, frame).unwrap();
+        let pt = self.payload_type(sender, mime);
         let count = payloads.len();
         for (i, payload) in payloads.into_iter().enumerate() {
             self.seq = self.seq.wrapping_add(1);

@@ -483,22 +483,26 @@ impl Hub {
         }
     }
 
+    /// Who a supporter connection is, as shown to cameras and to other supporters.
+    fn supporter_ref(&self, conn: ConnId) -> Option<SupporterRef> {
+        match &self.conns.get(&conn)?.who {
+            Who::Supporter {
+                user_id,
+                display_name,
+                ..
+            } => Some(SupporterRef {
+                user_id: *user_id,
+                display_name: display_name.clone(),
+            }),
+            Who::Camera { .. } => None,
+        }
+    }
+
     fn watch_message(&self, device: DeviceId) -> ServerMessage {
         let camera = self.cameras.get(&device);
         let watched_by = camera
             .and_then(|c| c.session)
-            .and_then(|s| self.conns.get(&s))
-            .and_then(|c| match &c.who {
-                Who::Supporter {
-                    user_id,
-                    display_name,
-                    ..
-                } => Some(SupporterRef {
-                    user_id: *user_id,
-                    display_name: display_name.clone(),
-                }),
-                Who::Camera { .. } => None,
-            });
+            .and_then(|s| self.supporter_ref(s));
         ServerMessage::Watch {
             watched_by,
             muted: camera.is_some_and(|c| c.muted),
@@ -521,18 +525,7 @@ impl Hub {
                 let live = self.cameras.get(&d.id);
                 let supporter = live
                     .and_then(|c| c.session)
-                    .and_then(|s| self.conns.get(&s))
-                    .and_then(|c| match &c.who {
-                        Who::Supporter {
-                            user_id,
-                            display_name,
-                            ..
-                        } => Some(SupporterRef {
-                            user_id: *user_id,
-                            display_name: display_name.clone(),
-                        }),
-                        Who::Camera { .. } => None,
-                    });
+                    .and_then(|s| self.supporter_ref(s));
                 let state = match live {
                     Some(c) if c.session.is_some() => CameraState::InSession,
                     Some(c) if c.conn.is_some() => CameraState::Online,

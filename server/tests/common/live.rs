@@ -139,3 +139,32 @@ pub async fn camera(app: &TestApp, addr: std::net::SocketAddr, credential: &str)
     assert_eq!(welcome["you"]["kind"], "camera");
     ws
 }
+
+/// Publishes an SDP offer with WHIP as a device (through the system `curl`); the answer.
+pub fn whip_post(url: &str, credential: &str, offer: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("curl")
+        .args(["-sk", "--fail-with-body", "--max-time", "15", "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {credential}")])
+        .args([
+            "-H",
+            "Content-Type: application/sdp",
+            "--data-binary",
+            "@-",
+            url,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl is installed (tests/run installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(offer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "WHIP POST failed: {body}");
+    body
+}
