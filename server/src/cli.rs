@@ -117,6 +117,9 @@ pub enum AdminCommand {
     ResetPassword { login_id: String },
     /// Lift a lockout.
     Unlock { login_id: String },
+    /// Re-check a recording's integrity (decrypt it and compare its SHA-256); exit code 1 if
+    /// it does not match.
+    VerifyRecording { id: uuid::Uuid },
     /// List users (tab-separated).
     ListUsers {
         /// Only this group (name).
@@ -252,6 +255,30 @@ pub async fn run_admin(config: &Config, command: AdminCommand) -> anyhow::Result
             event.group_id = Some(user.group_id.to_string());
             db.insert_audit_event(&event).await?;
             println!("unlocked");
+        }
+        AdminCommand::VerifyRecording { id } => {
+            let recording = db
+                .recording(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no recording {id}"))?;
+            let (keyring, store) = crate::storage::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let result = crate::recording::verify(&recording, &keyring, &store).await;
+            let mut event = cli_event(
+                "recording.verify",
+                Some(id.to_string()),
+                result.problem.clone().unwrap_or_else(|| "ok".into()),
+            );
+            event.group_id = Some(recording.group_id.to_string());
+            if !result.ok {
+                event.outcome = Outcome::Failure;
+            }
+            db.insert_audit_event(&event).await?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            db.close().await;
+            anyhow::ensure!(result.ok, "recording {id} failed verification");
+            return Ok(());
         }
         AdminCommand::ListUsers { group } => {
             let group_id = match group {

@@ -409,3 +409,79 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
     }
     recovered
 }
+
+/// The outcome of re-checking a stored recording against the SHA-256 recorded with it (B10).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    pub recording_id: String,
+    /// The content decrypts (every chunk authenticates) and its SHA-256 matches.
+    pub ok: bool,
+    pub sha256_expected: Option<String>,
+    pub sha256_actual: Option<String>,
+    pub size: u64,
+    /// Why it is not ok, when it is not.
+    pub problem: Option<String>,
+}
+
+/// Reads, decrypts and hashes a recording's object and compares with the stored hash.
+pub async fn verify(
+    recording: &crate::db::recordings::Recording,
+    keyring: &Keyring,
+    store: &ObjectStore,
+) -> Verification {
+    use crate::storage::crypto::{WrappedKey, decrypt_object};
+    let id = recording.id.to_string();
+    let mut result = Verification {
+        recording_id: id.clone(),
+        ok: false,
+        sha256_expected: recording.sha256.clone(),
+        sha256_actual: None,
+        size: 0,
+        problem: None,
+    };
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(&recording.wrapped_key)
+        .map_err(|e| e.to_string())
+        .and_then(|blob| {
+            keyring
+                .unwrap(
+                    &WrappedKey {
+                        key_id: recording.key_id.clone(),
+                        blob,
+                    },
+                    &id,
+                )
+                .map_err(|e| e.to_string())
+        });
+    let key = match key {
+        Ok(key) => key,
+        Err(problem) => {
+            result.problem = Some(problem);
+            return result;
+        }
+    };
+    let object = match store.size(&recording.object_key).await {
+        Ok(size) => store.read_range(&recording.object_key, 0..size).await,
+        Err(e) => Err(e),
+    };
+    let object = match object {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            result.problem = Some(e.to_string());
+            return result;
+        }
+    };
+    match decrypt_object(&key, &id, &object) {
+        Ok(plain) => {
+            let actual = hex::encode(Sha256::digest(&plain));
+            result.size = plain.len() as u64;
+            result.ok = recording.sha256.as_deref() == Some(actual.as_str());
+            if !result.ok {
+                result.problem = Some("SHA-256 differs from the one recorded".into());
+            }
+            result.sha256_actual = Some(actual);
+        }
+        Err(e) => result.problem = Some(e.to_string()),
+    }
+    result
+}

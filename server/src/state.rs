@@ -36,29 +36,9 @@ impl AppState {
                 bind: config.media_bind(),
                 advertised_ip: Some(config.media_advertised_ip()),
             })?;
-        let master = crate::storage::crypto::load_or_create_master_key(
-            &config.master_key_file(),
-            &config.master_key_id,
-        )
-        .map_err(std::io::Error::other)?;
-        let keyring = crate::storage::crypto::Keyring::new(master, Vec::new());
-        let store = match config.object_store {
-            crate::config::ObjectStoreKind::Local => crate::storage::objects::ObjectStore::Local(
-                crate::storage::objects::LocalStore::new(objects_dir.clone()),
-            ),
-            crate::config::ObjectStoreKind::S3 => crate::storage::objects::ObjectStore::S3(
-                crate::storage::s3::S3Store::connect(&crate::storage::s3::S3Settings {
-                    endpoint: config.s3_endpoint.clone(),
-                    region: config.s3_region.clone(),
-                    bucket: config.s3_bucket.clone().unwrap_or_default(),
-                    path_style: config.s3_path_style,
-                    access_key: config.s3_access_key.clone(),
-                    secret_key: config.s3_secret_key.clone(),
-                    prefix: config.s3_prefix.clone(),
-                })
-                .await,
-            ),
-        };
+        let (keyring, store) = crate::storage::open(&config)
+            .await
+            .map_err(std::io::Error::other)?;
         let recordings = crate::recording::RecordingService::start(
             crate::recording::Settings {
                 db: db.clone(),

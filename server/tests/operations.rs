@@ -241,6 +241,7 @@ async fn openapi_document_matches_the_routes() {
         ("get", "/api/recordings"),
         ("get", "/api/recordings/{id}/file"),
         ("delete", "/api/recordings/{id}"),
+        ("post", "/api/recordings/{id}/verify"),
         ("get", "/api/deletions"),
         ("get", "/api/deletions.csv"),
     ] {
@@ -250,7 +251,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 34,
+        operations, 35,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

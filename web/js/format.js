@@ -60,6 +60,9 @@ export const KNOWN_ACTIONS = [
   'recording.stop',
   'recording.download',
   'recording.delete',
+  'recording.verify',
+  'recording.expire',
+  'deletions.export',
 ];
 
 /**

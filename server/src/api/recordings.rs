@@ -26,6 +26,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_recordings))
         .routes(routes!(download_recording, delete_recording))
+        .routes(routes!(verify_recording))
+}
+
+/// Re-checks a recording's integrity: decrypts every chunk and compares the SHA-256 of the
+/// content with the one stored when it was recorded.
+#[utoipa::path(post, path = "/api/recordings/{id}/verify", tag = "recordings",
+    params(("id" = String, Path)),
+    responses((status = 200, body = crate::recording::Verification),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn verify_recording(
+    State(state): State<AppState>,
+    me: ActiveUser,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> ApiResult<Json<crate::recording::Verification>> {
+    let recording = own_recording(&state, &me, id).await?;
+    if recording.state == "recording" {
+        return Err(ErrorCode::RecordingInProgress.into());
+    }
+    let result = crate::recording::verify(&recording, &state.keyring, &state.store).await;
+    let mut event = me.event(
+        state.now(),
+        "recording.verify",
+        if result.ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+    );
+    event.target = Some(id.to_string());
+    event.group_id = Some(recording.group_id.to_string());
+    event.detail = result.problem.clone();
+    state.audit(event).await;
+    Ok(Json(result))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -79,6 +79,8 @@ pub struct Session {
 
 pub struct TestApp {
     pub state: AppState,
+    /// The database URL (for running the admin CLI against the same database).
+    pub db_url: Secret,
     pub router: Router,
     pub clock: ManualClock,
     pub db: Db,
@@ -104,7 +106,7 @@ impl TestApp {
     }
 
     pub async fn with_config(mut config: Config) -> Self {
-        let (db, dir, _) = fresh_db().await;
+        let (db, dir, db_url) = fresh_db().await;
         let objects = tempfile::tempdir().unwrap();
         if config.data_dir == Config::default().data_dir {
             // Keep the self-signed certificate of `serve()` out of the working directory.
@@ -135,6 +137,7 @@ impl TestApp {
         let router = remote_assist::api::app(state.clone());
         Self {
             state,
+            db_url,
             router,
             clock,
             db,
@@ -178,6 +181,46 @@ impl TestApp {
             .await
             .unwrap();
         format!("{}={token}", remote_assist::auth::SESSION_COOKIE)
+    }
+
+    /// A finished recording of `owner`, encrypted and stored like the recorder stores them
+    /// (150 000 bytes of content), expiring 30 days from now.
+    pub async fn stored_recording(&self, group: GroupId, owner: &Account) -> uuid::Uuid {
+        use base64::Engine;
+        use remote_assist::storage::crypto::{DataKey, Encryptor};
+        let id = uuid::Uuid::new_v4();
+        let key = DataKey::generate();
+        let wrapped = self.state.keyring.wrap(&key, &id.to_string());
+        let object_key = format!("recordings/{id}.mp4.enc");
+        let content = vec![7u8; 150_000];
+        let mut enc = Encryptor::new(key, &id.to_string());
+        let mut bytes = enc.update(&content);
+        bytes.extend(enc.finish());
+        self.state.store.append(&object_key, &bytes).await.unwrap();
+        self.state.store.finish(&object_key).await.unwrap();
+        let now = self.now();
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(&content));
+        self.db
+            .create_recording(&remote_assist::db::recordings::NewRecording {
+                id,
+                group_id: group,
+                device_id: remote_assist::ids::DeviceId::new_random(),
+                device_name: "cam",
+                started_at: now,
+                expires_at: now + 30 * 86_400_000,
+                object_key: &object_key,
+                key_id: &wrapped.key_id,
+                wrapped_key: &base64::engine::general_purpose::STANDARD.encode(&wrapped.blob),
+                participants: &[owner.id],
+            })
+            .await
+            .unwrap();
+        self.db
+            .finish_recording(id, now + 60_000, 150_000, bytes.len() as i64, &sha, 10)
+            .await
+            .unwrap();
+        id
     }
 
     pub fn now(&self) -> i64 {
