@@ -26,20 +26,38 @@ fn s3s_binary() -> Option<std::path::PathBuf> {
     path.is_file().then_some(path)
 }
 
-fn start_s3(bin: &std::path::Path, dir: &std::path::Path, port: u16) -> Child {
-    Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args([
-            "--access-key",
-            "OUTAGEKEY",
-            "--secret-key",
-            "OUTAGESECRET123",
-        ])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// The S3 server process, stopped when dropped (also when the test fails half-way).
+struct S3Server(Child);
+
+impl S3Server {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn start_s3(bin: &std::path::Path, dir: &std::path::Path, port: u16) -> S3Server {
+    S3Server(
+        Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                "OUTAGEKEY",
+                "--secret-key",
+                "OUTAGESECRET123",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 async fn wait_port(port: u16, open: bool) {
@@ -152,8 +170,7 @@ async fn a_thirty_second_outage_loses_nothing() {
         sent += 1;
     }
     // The store goes away for 30 seconds while the recording goes on.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     wait_port(port, false).await;
     for bytes in feed(&mut recorder, &packets, third, 2 * third) {
         tx.send(RecordingEvent::Data {
@@ -238,6 +255,5 @@ async fn a_thirty_second_outage_loses_nothing() {
         "several multipart parts were exercised: {}",
         mp4.len()
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
 }
