@@ -256,11 +256,7 @@ async fn finish_with_retry(
 async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     let now = settings.clock.now_millis();
     if !writer.failed {
-        let sealed = std::mem::replace(
-            &mut writer.encryptor,
-            Encryptor::new(DataKey::generate(), "unused"),
-        )
-        .finish();
+        let sealed = writer.encryptor.finish();
         writer.stored += sealed.len() as u64;
         // On failure the store keeps these bytes (S3) and uploads them when finishing succeeds.
         if let Err(error) = settings.store.append(&writer.object_key, &sealed).await {

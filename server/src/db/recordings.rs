@@ -215,15 +215,6 @@ impl Db {
             .await?;
         row.map(Recording::try_from).transpose()
     }
-
-    /// Deletes the row and with it the wrapped key (crypto-shredding).
-    pub async fn delete_recording(&self, id: RecordingId) -> DbResult<bool> {
-        let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
 }
 
 /// Why a recording was deleted.

@@ -86,25 +86,6 @@ impl Db {
         .transpose()
     }
 
-    /// Whether a session (by ID) still exists for this user and has not expired.
-    pub async fn session_is_live(
-        &self,
-        id: SessionId,
-        user: UserId,
-        now: UnixMillis,
-    ) -> DbResult<bool> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM login_sessions WHERE id = $1 AND user_id = $2 \
-             AND idle_expires_at > $3 AND absolute_expires_at > $3",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.is_some())
-    }
-
     /// Extends a live session's idle expiry (capped by its absolute expiry); `false` when the
     /// session is gone or expired.
     pub async fn touch_live_session(

@@ -273,30 +273,6 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Counts one failed login atomically and returns the failures in the current window. A
-    /// failure older than `window_start` starts a new window.
-    pub async fn record_login_failure(
-        &self,
-        id: UserId,
-        now: UnixMillis,
-        window_start: UnixMillis,
-    ) -> DbResult<i64> {
-        let (count,): (i64,) = sqlx::query_as(
-            "UPDATE users SET \
-             failed_attempts = CASE WHEN first_failed_at IS NULL OR first_failed_at < $1 \
-                 THEN 1 ELSE failed_attempts + 1 END, \
-             first_failed_at = CASE WHEN first_failed_at IS NULL OR first_failed_at < $1 \
-                 THEN $2 ELSE first_failed_at END \
-             WHERE id = $3 RETURNING failed_attempts",
-        )
-        .bind(window_start)
-        .bind(now)
-        .bind(id.to_string())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(count)
-    }
-
     pub async fn lock_user(&self, id: UserId, until: UnixMillis) -> DbResult<()> {
         sqlx::query(
             "UPDATE users SET locked_until = $1, failed_attempts = 0, first_failed_at = NULL \
