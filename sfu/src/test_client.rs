@@ -684,7 +684,10 @@ pub fn decodable_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
         .first()
         .map(|p| p.header.sequence_number)
         .unwrap_or(0);
-    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base));
+    // Signed distance from the first arrival: a retransmission of an earlier packet sorts before
+    // it, and a wrap past 65535 keeps the order. Retransmitted duplicates are fed only once.
+    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base) as i16);
+    sorted.dedup_by_key(|p| p.header.sequence_number);
     let mut depacketizer = rtc::rtp::codec::h264::H264Packet::default();
     let mut stream = Vec::new();
     for p in sorted {
@@ -751,7 +754,10 @@ pub fn decodable_vp8_frames(packets: &[&rtc::rtp::Packet]) -> u64 {
         .first()
         .map(|p| p.header.sequence_number)
         .unwrap_or(0);
-    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base));
+    // Signed distance from the first arrival: a retransmission of an earlier packet sorts before
+    // it, and a wrap past 65535 keeps the order. Retransmitted duplicates are fed only once.
+    sorted.sort_by_key(|p| p.header.sequence_number.wrapping_sub(base) as i16);
+    sorted.dedup_by_key(|p| p.header.sequence_number);
     let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut current = Vec::new();
     let mut depacketizer = rtc::rtp::codec::vp8::Vp8Packet::default();

@@ -92,11 +92,18 @@ async fn two_percent_loss_is_repaired_by_nack() {
         "the relay dropped only {lost} packets; loss was not exercised"
     );
     let video = supporter.video_packets();
-    let mut seqs: Vec<u16> = video.iter().map(|p| p.header.sequence_number).collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    let span = u32::from(seqs.last().unwrap().wrapping_sub(seqs[0])) + 1;
-    let missing = span - seqs.len() as u32;
+    // The SFU's outgoing sequence numbers start at a random value and may wrap past 65535 during
+    // the clip, so compare them as signed distances from the first one received rather than as
+    // raw u16 values.
+    let first = video[0].header.sequence_number;
+    let mut offsets: Vec<i32> = video
+        .iter()
+        .map(|p| i32::from(p.header.sequence_number.wrapping_sub(first) as i16))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let span = (offsets.last().unwrap() - offsets[0] + 1) as u32;
+    let missing = span - offsets.len() as u32;
     assert_eq!(
         missing, 0,
         "{missing} of {span} packets never arrived despite NACK"
