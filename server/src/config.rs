@@ -96,6 +96,10 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// ID of that master key, stored with every wrapped key (change it when rotating).
     pub master_key_id: String,
+    /// Earlier master keys still needed to unwrap older recordings' keys after a rotation, as
+    /// `"ID:PATH"` entries (e.g. `["k1:/etc/remote-assist/k1.hex"]`). `remote-assist admin
+    /// rewrap-keys` moves every key to the current master key, after which they can go.
+    pub previous_master_keys: Vec<String>,
     /// Where recordings go: `local` (the `objects_dir` directory) or `s3`.
     pub object_store: ObjectStoreKind,
     /// S3 endpoint URL for S3-compatible stores; unset for AWS itself.
@@ -109,6 +113,13 @@ pub struct Config {
     pub s3_secret_key: Option<Secret>,
     /// Key prefix for every object of this server, e.g. `remote-assist/`.
     pub s3_prefix: String,
+    /// Install a bucket lifecycle rule at start that expires recordings and snapshots
+    /// `recording_retention_days + 1` days after they were written: a backstop behind the
+    /// server's own retention job (which deletes them, and their keys, on time).
+    pub s3_lifecycle_rule: bool,
+    /// Local directory where objects bound for S3 are spooled until S3 has them (a store outage
+    /// or a restart loses nothing). Default: `data_dir/spool`.
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// Which object store holds recordings.
@@ -158,6 +169,9 @@ impl Default for Config {
             s3_access_key: None,
             s3_secret_key: None,
             s3_prefix: String::new(),
+            s3_lifecycle_rule: false,
+            spool_dir: None,
+            previous_master_keys: Vec::new(),
         }
     }
 }
@@ -310,6 +324,22 @@ impl Config {
         {
             return invalid("master_key_id must be letters, digits, '-' or '_'".into());
         }
+        for entry in &self.previous_master_keys {
+            match entry.split_once(':') {
+                Some((id, path)) if !id.is_empty() && !path.is_empty() => {
+                    if id == self.master_key_id {
+                        return invalid(format!(
+                            "previous_master_keys names {id:?}, which is the current master_key_id"
+                        ));
+                    }
+                }
+                _ => {
+                    return invalid(format!(
+                        "previous_master_keys entry {entry:?} must be \"ID:PATH\", e.g. \"k1:/etc/remote-assist/k1.hex\""
+                    ));
+                }
+            }
+        }
         if self.object_store == ObjectStoreKind::S3 {
             if self.s3_bucket.as_deref().is_none_or(str::is_empty) {
                 return invalid("object_store = \"s3\" needs s3_bucket".into());
@@ -379,6 +409,12 @@ impl Config {
 
     pub fn tz(&self) -> chrono_tz::Tz {
         self.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo)
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("spool"))
     }
 
     pub fn objects_dir(&self) -> PathBuf {

@@ -76,6 +76,11 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
     if recovered > 0 {
         tracing::info!(recovered, "finished recordings left by the previous run");
     }
+    // Objects a previous run spooled but did not get into S3 go on uploading now.
+    let resumed = state.store.resume_uploads();
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming uploads left in the spool");
+    }
     // Recordings must be storable before anyone records: check now, with a clear message.
     state.store.check_writable().await.map_err(|e| {
         anyhow::anyhow!(
@@ -83,6 +88,31 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
             state.store.describe()
         )
     })?;
+    if let storage::objects::ObjectStore::S3(spool) = &state.store {
+        if state.config.s3_lifecycle_rule {
+            let days = state.config.recording_retention_days as i32 + 1;
+            spool
+                .s3()
+                .install_lifecycle_rules(&["recordings/", "snapshots/"], days)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "s3_lifecycle_rule is on but the bucket's lifecycle rule cannot be set: {e}; \
+                         allow s3:PutLifecycleConfiguration or set s3_lifecycle_rule = false"
+                    )
+                })?;
+            tracing::info!(days, "bucket lifecycle rule installed (backstop expiry)");
+        }
+        // Multipart uploads no spool continues (their spool was lost) only hold parts.
+        let spool = spool.clone();
+        tokio::spawn(async move {
+            match spool.abort_orphaned_uploads("recordings/").await {
+                Ok(0) => {}
+                Ok(aborted) => tracing::info!(aborted, "aborted orphaned multipart uploads"),
+                Err(error) => tracing::warn!(%error, "cannot list orphaned multipart uploads"),
+            }
+        });
+    }
     Ok(state)
 }
 

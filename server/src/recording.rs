@@ -33,6 +33,8 @@ pub struct RecordingMeta {
     pub device_name: String,
     /// The users who take part (they alone may reach the recording).
     pub participants: Vec<UserId>,
+    /// The live session the camera is in (groups its recordings and snapshots).
+    pub session_id: String,
 }
 
 struct Begin {
@@ -160,7 +162,7 @@ async fn start(settings: &Settings, meta: &RecordingMeta) -> Option<(RecordingId
     let key = DataKey::generate();
     let object_id = id.to_string();
     let wrapped = settings.keyring.wrap(&key, &object_id);
-    let object_key = format!("recordings/{id}.mp4.enc");
+    let object_key = format!("recordings/{id}.enc");
     let result = settings
         .db
         .create_recording(&NewRecording {
@@ -174,6 +176,8 @@ async fn start(settings: &Settings, meta: &RecordingMeta) -> Option<(RecordingId
             key_id: &wrapped.key_id,
             wrapped_key: &base64::engine::general_purpose::STANDARD.encode(&wrapped.blob),
             participants: &meta.participants,
+            session_id: &meta.session_id,
+            container: "mp4",
         })
         .await;
     if let Err(error) = result {
@@ -216,41 +220,26 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
         return;
     }
     writer.stored += sealed.len() as u64;
+    // Both stores make the bytes durable on local disk before answering (S3 through its spool,
+    // which uploads in the background and rides out outages), so a failure here is the local
+    // disk's: the rest of the recording could only leave a hole, so it stops here.
     match settings.store.append(&writer.object_key, &sealed).await {
         Ok(()) => {
             let _ = settings
                 .db
-                .update_recording_progress(writer.id, writer.plaintext as i64, writer.stored as i64)
+                .update_recording_progress(
+                    writer.id,
+                    writer.plaintext as i64,
+                    writer.stored as i64,
+                    settings.clock.now_millis(),
+                )
                 .await;
         }
         Err(error) => {
-            // The S3 store keeps what it could not upload and retries with the next part or at
-            // the end, so an unreachable store delays the recording instead of cutting it.
-            tracing::warn!(%error, recording = %writer.id, "object store unreachable; will retry");
+            tracing::error!(%error, recording = %writer.id, "cannot store recording data; the recording ends here");
+            writer.failed = true;
         }
     }
-}
-
-/// Retries finishing an object while the store is unreachable: backoff doubling from half a
-/// second to 30 s, for up to about ten minutes.
-async fn finish_with_retry(
-    settings: &Settings,
-    key: &str,
-) -> Result<(), crate::storage::objects::StoreError> {
-    let mut delay = std::time::Duration::from_millis(500);
-    let mut last = None;
-    for _ in 0..25 {
-        match settings.store.finish(key).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                tracing::warn!(%error, key, "cannot complete the recording object yet; retrying");
-                last = Some(error);
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(30));
-    }
-    Err(last.expect("at least one attempt"))
 }
 
 async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
@@ -258,29 +247,35 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     if !writer.failed {
         let sealed = writer.encryptor.finish();
         writer.stored += sealed.len() as u64;
-        // On failure the store keeps these bytes (S3) and uploads them when finishing succeeds.
-        if let Err(error) = settings.store.append(&writer.object_key, &sealed).await {
-            tracing::warn!(%error, recording = %writer.id, "object store unreachable; will retry");
+        let stored = async {
+            settings.store.append(&writer.object_key, &sealed).await?;
+            settings.store.finish(&writer.object_key).await
         }
-        if let Err(error) = finish_with_retry(settings, &writer.object_key).await {
+        .await;
+        if let Err(error) = stored {
             tracing::error!(%error, recording = %writer.id, "cannot store the end of a recording");
             writer.failed = true;
         }
     }
     let sha = hex::encode(writer.sha.finalize());
-    let result = settings
-        .db
-        .finish_recording(
-            writer.id,
-            now,
-            writer.plaintext as i64,
-            writer.stored as i64,
-            &sha,
-            video_frames as i64,
-        )
-        .await;
+    let result = if writer.failed {
+        // Never "complete" without its object: the list shows it failed, downloads are refused.
+        settings.db.fail_recording(writer.id, now).await
+    } else {
+        settings
+            .db
+            .finish_recording(
+                writer.id,
+                now,
+                writer.plaintext as i64,
+                writer.stored as i64,
+                &sha,
+                video_frames as i64,
+            )
+            .await
+    };
     if let Err(error) = result {
-        tracing::error!(%error, recording = %writer.id, "cannot mark a recording complete");
+        tracing::error!(%error, recording = %writer.id, "cannot mark a recording finished");
     }
     audit(
         &settings.db,
@@ -301,8 +296,10 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
 /// Finishes recordings that a previous process left in the `recording` state (it was killed or
 /// crashed): every whole encrypted chunk already stored is kept, a half-written one is dropped,
 /// the object gets its final chunk, and the row its size and hash — so the recording lists and
-/// plays up to its last stored fragment. A recording whose bytes did not survive (an S3
-/// multipart upload that was never completed) is marked failed. Returns how many were recovered.
+/// plays up to its last stored fragment. The S3 store recovers the same way from its spool,
+/// which still holds every byte; only a recording whose bytes are gone (a lost spool) is marked
+/// failed, and one whose store cannot be reached now is left for the next start. Returns how
+/// many were recovered.
 pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &ObjectStore) -> usize {
     use crate::storage::crypto::{CHUNK_SIZE, HEADER_LEN, TAG_LEN, WrappedKey, decrypt_chunks};
     let stale = match db.recordings_in_progress().await {
@@ -321,6 +318,7 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
             device_id: recording.device_id,
             device_name: recording.device_name.clone(),
             participants: Vec::new(),
+            session_id: recording.session_id.clone().unwrap_or_default(),
         };
         let key = base64::engine::general_purpose::STANDARD
             .decode(&recording.wrapped_key)
@@ -336,7 +334,15 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
                     )
                     .ok()
             });
-        let size = store.size(&recording.object_key).await.ok();
+        let size = match store.size(&recording.object_key).await {
+            Ok(size) => Some(size),
+            Err(crate::storage::objects::StoreError::NotFound) => None,
+            Err(error) => {
+                // Unreachable, not gone: try again at the next start rather than give up.
+                tracing::warn!(%error, recording = %recording.id, "recovery deferred: the object store is unreachable");
+                continue;
+            }
+        };
         let (Some(key), Some(size)) = (key, size) else {
             let _ = db.fail_recording(recording.id, now).await;
             audit(
@@ -355,10 +361,8 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
         let chunks = size.saturating_sub(HEADER_LEN as u64) / full;
         let keep = HEADER_LEN as u64 + chunks * full;
         let outcome = async {
-            if size > keep
-                && let ObjectStore::Local(local) = store
-            {
-                local.truncate(&recording.object_key, keep).await?;
+            if size > keep {
+                store.truncate(&recording.object_key, keep).await?;
             }
             let ciphertext = store
                 .read_range(&recording.object_key, HEADER_LEN as u64..keep)
@@ -372,13 +376,18 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
             Ok::<_, crate::storage::objects::StoreError>((plain, keep + tail.len() as u64))
         }
         .await;
+        // It ended when its last bytes were written, not now.
+        let ended_at = recording
+            .last_written_at
+            .unwrap_or(recording.started_at)
+            .max(recording.started_at);
         match outcome {
             Ok((plain, stored)) => {
                 let sha = hex::encode(Sha256::digest(&plain));
                 let _ = db
                     .finish_recording(
                         recording.id,
-                        now,
+                        ended_at,
                         plain.len() as i64,
                         stored as i64,
                         &sha,

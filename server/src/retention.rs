@@ -1,13 +1,53 @@
-//! Retention: recordings are deleted automatically when their time is up (30 days by default,
-//! R7). A job checks every minute; deleting the row deletes the wrapped data key, so every copy
-//! of the object (backups included) becomes unreadable at once (crypto-shredding); the object
-//! itself is then removed, and a deletion record is kept as evidence (B9).
+//! Retention: recordings and snapshots are deleted automatically when their time is up (30 days
+//! by default, R7). A job checks every minute; deleting the row deletes the wrapped data key, so
+//! every copy of the object (backups included) becomes unreadable at once (crypto-shredding);
+//! the object itself is then removed, and a deletion record is kept as evidence (B9).
+//!
+//! Removing the bytes is tracked: the row's deletion queues its object in the same transaction,
+//! and the queue entry goes only when the store confirms. An unreachable store therefore delays
+//! the removal of (already unreadable) bytes; it never forgets it.
 
 use std::time::Duration;
 
 use crate::db::audit::{ActorKind, NewAuditEvent, Outcome};
 use crate::db::recordings::DeletionReason;
 use crate::state::AppState;
+
+/// Removes an object whose row (and key) is already gone; on success its deletion is no longer
+/// pending. Returns whether the store confirmed.
+pub async fn delete_object(state: &AppState, object_key: &str) -> bool {
+    match state.store.delete(object_key).await {
+        Ok(()) => {
+            if let Err(error) = state.db.object_deleted(object_key).await {
+                tracing::warn!(%error, "retention: cannot clear a pending deletion");
+            }
+            true
+        }
+        Err(error) => {
+            // The key is already gone, so the bytes are unreadable; the next pass retries.
+            tracing::warn!(%error, object_key, "object not removed yet; will retry");
+            false
+        }
+    }
+}
+
+/// Retries the removal of objects the store did not confirm earlier; returns how many went.
+pub async fn retry_pending_deletions(state: &AppState) -> usize {
+    let pending = match state.db.pending_object_deletions(BATCH).await {
+        Ok(list) => list,
+        Err(error) => {
+            tracing::error!(%error, "retention: cannot list pending deletions");
+            return 0;
+        }
+    };
+    let mut done = 0;
+    for key in pending {
+        if delete_object(state, &key).await {
+            done += 1;
+        }
+    }
+    done
+}
 
 /// How often the job looks for expired recordings.
 pub const CHECK_EVERY: Duration = Duration::from_secs(60);
@@ -43,11 +83,7 @@ pub async fn run_once(state: &AppState) -> usize {
                 continue;
             }
         }
-        if let Err(error) = state.store.delete(&recording.object_key).await {
-            // The key is already gone, so the object is unreadable; the bucket's lifecycle rule
-            // (or the next attempt by an operator) removes the bytes.
-            tracing::warn!(%error, recording = %recording.id, "retention: object not removed");
-        }
+        delete_object(state, &recording.object_key).await;
         state
             .audit(NewAuditEvent {
                 at: now,
@@ -69,6 +105,57 @@ pub async fn run_once(state: &AppState) -> usize {
             .await;
         deleted += 1;
     }
+    deleted + expire_snapshots(state, now).await
+}
+
+async fn expire_snapshots(state: &AppState, now: i64) -> usize {
+    let expired = match state.db.expired_snapshots(now, BATCH).await {
+        Ok(list) => list,
+        Err(error) => {
+            tracing::error!(%error, "retention: cannot list expired snapshots");
+            return 0;
+        }
+    };
+    let mut deleted = 0;
+    for snapshot in expired {
+        match state
+            .db
+            .delete_snapshot_with_record(
+                &snapshot,
+                DeletionReason::Retention,
+                now,
+                ("system", None, Some("retention")),
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::error!(%error, snapshot = %snapshot.id, "retention: cannot delete");
+                continue;
+            }
+        }
+        delete_object(state, &snapshot.object_key).await;
+        state
+            .audit(NewAuditEvent {
+                at: now,
+                actor_kind: ActorKind::System,
+                actor_id: None,
+                actor_label: Some("retention".into()),
+                group_id: Some(snapshot.group_id.to_string()),
+                action: "snapshot.expire",
+                target: Some(snapshot.id.to_string()),
+                client_ip: None,
+                user_agent: None,
+                outcome: Outcome::Success,
+                detail: Some(format!(
+                    "sha256={} bytes={}",
+                    snapshot.sha256, snapshot.plaintext_bytes
+                )),
+            })
+            .await;
+        deleted += 1;
+    }
     deleted
 }
 
@@ -79,7 +166,11 @@ pub async fn run_periodically(state: AppState) {
         tick.tick().await;
         let n = run_once(&state).await;
         if n > 0 {
-            tracing::info!(deleted = n, "retention: expired recordings deleted");
+            tracing::info!(deleted = n, "retention: expired recordings and snapshots deleted");
+        }
+        let removed = retry_pending_deletions(&state).await;
+        if removed > 0 {
+            tracing::info!(removed, "retention: objects of earlier deletions removed");
         }
     }
 }

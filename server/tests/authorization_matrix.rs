@@ -30,6 +30,8 @@ enum Endpoint {
     DeleteDevice,
     ListAudit,
     ExportAudit,
+    ListDeletions,
+    ExportDeletions,
 }
 
 const ALL: &[Endpoint] = &[
@@ -51,6 +53,8 @@ const ALL: &[Endpoint] = &[
     Endpoint::DeleteDevice,
     Endpoint::ListAudit,
     Endpoint::ExportAudit,
+    Endpoint::ListDeletions,
+    Endpoint::ExportDeletions,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,6 +398,32 @@ async fn exercise(
             let (status, body) = call(
                 Method::GET,
                 format!("/api/audit.csv?group_id={group}"),
+                None,
+            )
+            .await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
+        }
+        ListDeletions => {
+            let (status, body) = call(
+                Method::GET,
+                format!("/api/deletions?group_id={group}"),
+                None,
+            )
+            .await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
+        }
+        ExportDeletions => {
+            let (status, body) = call(
+                Method::GET,
+                format!("/api/deletions.csv?group_id={group}"),
                 None,
             )
             .await;

@@ -189,7 +189,9 @@ async fn openapi_document_matches_the_routes() {
                 "{method} {path}"
             );
             // Fill path parameters with a syntactically valid ID.
-            let concrete = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
+            let concrete = path
+                .replace("{id}", "00000000-0000-4000-8000-000000000000")
+                .replace("{device_id}", "00000000-0000-4000-8000-000000000000");
             let request = Request::builder()
                 .method(method.clone())
                 .uri(&concrete)
@@ -244,6 +246,10 @@ async fn openapi_document_matches_the_routes() {
         ("post", "/api/recordings/{id}/verify"),
         ("get", "/api/deletions"),
         ("get", "/api/deletions.csv"),
+        ("post", "/api/live/cameras/{device_id}/snapshot"),
+        ("get", "/api/snapshots"),
+        ("get", "/api/snapshots/{id}/file"),
+        ("delete", "/api/snapshots/{id}"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),
@@ -251,7 +257,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 35,
+        operations, 39,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

@@ -137,6 +137,20 @@ fn first_start_shows_a_one_time_password_once_and_never_logs_it() {
     ]);
     assert!(login.contains("\"must_change_password\":true"), "{login}");
     let cert = std::fs::read(data.join("tls/self-signed-cert.pem")).unwrap();
+    // Phones reach the server by the machine's name or address: all are in the certificate.
+    let names = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(data.join("tls/self-signed-cert.pem"))
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&names.stdout);
+    assert!(names.contains("DNS:localhost"), "{names}");
+    assert!(names.contains("IP Address:127.0.0.1"), "{names}");
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let hostname = hostname.trim();
+    if !hostname.is_empty() {
+        assert!(names.contains(&format!("DNS:{hostname}")), "{names}");
+    }
     let stderr_path = server.stderr_path.clone();
     drop(server);
     let logs = std::fs::read_to_string(&stderr_path).unwrap();
@@ -285,5 +299,40 @@ fn bad_configuration_stops_with_a_fix() {
     assert!(
         text.contains("database_url") && !text.contains("s3cret-value"),
         "{text}"
+    );
+}
+
+#[test]
+fn json_logs_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"), &["--log-format", "json"]);
+    let headers = curl(&["-i", &format!("{}/api/me", server.https)]);
+    let request_id = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("every response carries its request ID")
+        .trim()
+        .to_owned();
+    let stderr_path = server.stderr_path.clone();
+    drop(server);
+    let logs = std::fs::read_to_string(&stderr_path).unwrap();
+    let mut lines = 0;
+    let mut with_id = 0;
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            value["timestamp"].is_string() && value["level"].is_string(),
+            "{line}"
+        );
+        lines += 1;
+        if line.contains(&request_id) {
+            with_id += 1;
+        }
+    }
+    assert!(lines > 0, "the server logged nothing");
+    assert!(
+        with_id > 0,
+        "no log line names request {request_id}:\n{logs}"
     );
 }

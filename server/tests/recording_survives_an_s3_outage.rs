@@ -1,6 +1,7 @@
 //! The S3 server goes away for 30 seconds in the middle of a recording: nothing is lost. The
-//! store keeps what it could not upload and the writer retries, so the finished recording holds
-//! every frame. Uses its own s3s-fs instance (installed by tests/run) so it can stop and start it.
+//! spool keeps on disk what could not be uploaded and its uploader retries, so the object that
+//! finally lands in S3 holds every frame. Uses its own s3s-fs instance (installed by tests/run)
+//! so it can stop and start it.
 
 mod common;
 
@@ -12,6 +13,7 @@ use remote_assist::recording::{RecordingMeta, RecordingService, Settings};
 use remote_assist::storage::crypto::{WrappedKey, decrypt_object};
 use remote_assist::storage::objects::ObjectStore;
 use remote_assist::storage::s3::{S3Settings, S3Store};
+use remote_assist::storage::spool::SpooledS3;
 use remote_assist_sfu::record::{Recorder, Stream};
 use remote_assist_sfu::test_client::{h264_clip_cbr, h264_rtp};
 use remote_assist_sfu::{RecordingEvent, RecordingKey};
@@ -93,7 +95,9 @@ async fn a_thirty_second_outage_loses_nothing() {
         .port();
     let mut server = start_s3(&bin, dir.path(), port);
     wait_port(port, true).await;
-    let store = ObjectStore::S3(
+    let spool_dir = tempfile::tempdir().unwrap();
+    let store = ObjectStore::S3(SpooledS3::open(
+        spool_dir.path(),
         S3Store::connect(&S3Settings {
             endpoint: Some(format!("http://127.0.0.1:{port}")),
             region: "us-east-1".into(),
@@ -104,7 +108,10 @@ async fn a_thirty_second_outage_loses_nothing() {
             prefix: String::new(),
         })
         .await,
-    );
+    ));
+    let ObjectStore::S3(spool) = &store else {
+        unreachable!()
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
     let service = RecordingService::start(
         Settings {
@@ -125,6 +132,7 @@ async fn a_thirty_second_outage_loses_nothing() {
                 device_id: remote_assist::ids::DeviceId::new_random(),
                 device_name: "phone".into(),
                 participants: vec![world.supporter_a.id],
+                session_id: "outage-session".into(),
             },
         )
         .await
@@ -182,6 +190,11 @@ async fn a_thirty_second_outage_loses_nothing() {
         sent += 1;
     }
     tokio::time::sleep(Duration::from_secs(30)).await;
+    // Meanwhile everything written is on local disk, waiting.
+    assert!(
+        !spool.spooled_keys().is_empty(),
+        "the spool holds the recording during the outage"
+    );
     let mut server = start_s3(&bin, dir.path(), port);
     wait_port(port, true).await;
     for bytes in feed(&mut recorder, &packets, 2 * third, packets.len()) {
@@ -220,10 +233,20 @@ async fn a_thirty_second_outage_loses_nothing() {
         row = app.db.recording(id).await.unwrap().unwrap();
     }
     assert_eq!(row.state, "complete", "finished after the outage");
-    // Every byte made it: decrypt the whole object and count the frames.
-    let size = store.size(&row.object_key).await.unwrap();
+    // The uploader gets everything into S3 and only then empties the spool.
+    assert!(
+        spool.drained(Duration::from_secs(120)).await,
+        "the spool was uploaded"
+    );
+    assert!(spool.spooled_keys().is_empty(), "nothing left in the spool");
+    // Every byte made it to S3 itself: decrypt the whole object and count the frames.
+    let size = spool.s3().size(&row.object_key).await.unwrap();
     assert_eq!(size as i64, row.stored_bytes);
-    let object = store.read_range(&row.object_key, 0..size).await.unwrap();
+    let object = spool
+        .s3()
+        .read_range(&row.object_key, 0..size)
+        .await
+        .unwrap();
     use base64::Engine;
     let data_key = app
         .state

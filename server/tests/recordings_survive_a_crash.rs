@@ -1,6 +1,7 @@
 //! A server killed in the middle of a recording loses at most the last unsealed chunk: on the
 //! next start the recording is finished from what was stored (a half-written chunk is dropped),
-//! listed for its participant, and plays up to its last stored fragment.
+//! listed for its participant, and plays up to its last stored fragment. With S3 the same holds:
+//! the spool the dead process left is finished and uploaded by the next one.
 
 mod common;
 
@@ -40,6 +41,7 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
                 device_id: remote_assist::ids::DeviceId::new_random(),
                 device_name: "phone".into(),
                 participants: vec![world.supporter_a.id],
+                session_id: "crash-session".into(),
             },
         )
         .await
@@ -81,30 +83,49 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
     assert_eq!(row.state, "recording");
     assert!(row.stored_bytes > 0, "chunks were stored while recording");
     // The crash also left half a chunk at the end of the object.
-    if let ObjectStore::Local(local) = &app.state.store {
-        local.append(&row.object_key, &[0xAB; 1000]).await.unwrap();
-    }
+    app.state
+        .store
+        .append(&row.object_key, &[0xAB; 1000])
+        .await
+        .unwrap();
+    // The dead process's uploads stop with it; the next start opens the spool it left.
+    let store = match &app.state.store {
+        ObjectStore::S3(spool) => {
+            spool.halt();
+            ObjectStore::S3(remote_assist::storage::spool::SpooledS3::open(
+                spool.dir(),
+                spool.s3().clone(),
+            ))
+        }
+        local => local.clone(),
+    };
 
     // Next start.
     let recovered = remote_assist::recording::recover(
         &app.db,
         app.state.clock.as_ref(),
         &app.state.keyring,
-        &app.state.store,
+        &store,
     )
     .await;
+    store.resume_uploads();
     let row = app.db.recording(id).await.unwrap().unwrap();
-    if let ObjectStore::S3(_) = &app.state.store {
-        // Known limit: the S3 store buffers unuploaded bytes in memory (no disk spool yet), so a
-        // multipart upload cut by a crash cannot be completed; the recording is marked failed
-        // rather than left "recording" forever.
-        assert_eq!(recovered, 0);
-        assert_eq!(row.state, "failed");
-        return;
-    }
     assert_eq!(recovered, 1);
     assert_eq!(row.state, "complete");
     assert!(row.sha256.is_some());
+
+    assert!(
+        row.ended_at.unwrap() < app.now() + 1,
+        "ended when its last bytes were written"
+    );
+    if let ObjectStore::S3(spool) = &store {
+        assert!(
+            spool.drained(Duration::from_secs(60)).await,
+            "the next start uploads what the spool held"
+        );
+        let in_s3 = spool.s3().size(&row.object_key).await.unwrap();
+        assert_eq!(in_s3 as i64, row.stored_bytes, "the whole recording is in S3");
+    }
 
     let owner = app.login_as(&world.supporter_a).await;
     let (_, list) = app.get("/api/recordings", &owner).await;

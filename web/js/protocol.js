@@ -18,7 +18,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{max_cameras: number, protocol: number, type: 'welcome', you: {kind: 'supporter' | 'camera', user_id?: string, device_id?: string, display_name?: string, name?: string, group_id: string, group_name: string}}} ServerWelcome
  * @typedef {{sdp: string, type: 'answer'}} ServerAnswer
  * @typedef {{cameras: CameraPresence[], type: 'presence'}} ServerPresence
- * @typedef {{device_id: string, name: string, slot: number, type: 'camera_added'}} ServerCameraAdded
+ * @typedef {{device_id: string, name: string, recording: boolean, slot: number, type: 'camera_added'}} ServerCameraAdded
  * @typedef {{device_id: string, reason: string, slot: number, type: 'camera_removed'}} ServerCameraRemoved
  * @typedef {{device_id: string, state: string, type: 'camera_media'}} ServerCameraMedia
  * @typedef {{muted: boolean, type: 'watch', watched_by: {user_id: string, display_name: string} | null}} ServerWatch

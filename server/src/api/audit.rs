@@ -24,10 +24,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export_deletions_csv))
 }
 
-/// Evidence of one deleted recording.
+/// Evidence of one deleted recording or snapshot.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct DeletionView {
     pub id: i64,
+    /// `recording` or `snapshot`.
+    pub kind: String,
+    /// ID of the deleted recording (or snapshot, when `kind` is `snapshot`).
     pub recording_id: String,
     pub group_id: String,
     pub device_name: String,
@@ -79,6 +82,7 @@ async fn list_deletions(
             .into_iter()
             .map(|r| DeletionView {
                 id: r.id,
+                kind: r.object_kind,
                 recording_id: r.recording_id,
                 group_id: r.group_id,
                 device_name: r.device_name,
@@ -110,6 +114,7 @@ async fn export_deletions_csv(
     {
         let mut writer = csv::Writer::from_writer(&mut out);
         let header = [
+            "kind",
             "recording_id",
             "group_id",
             "device_name",
@@ -126,6 +131,7 @@ async fn export_deletions_csv(
         for r in &records {
             writer
                 .write_record([
+                    r.object_kind.clone(),
                     r.recording_id.clone(),
                     r.group_id.clone(),
                     csv_safe(&r.device_name),

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     RecordingInProgress,
     PayloadTooLarge,
     UnsupportedMediaType,
+    Damaged,
+    StoreUnavailable,
+    NotInSession,
+    AlreadyExists,
     Internal,
     Unavailable,
 }
@@ -63,6 +67,10 @@ impl ErrorCode {
         ErrorCode::RecordingInProgress,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::Damaged,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::NotInSession,
+        ErrorCode::AlreadyExists,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -78,9 +86,10 @@ impl ErrorCode {
             | DeviceRevoked => StatusCode::FORBIDDEN,
             NotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf | RecordingInProgress => {
-                StatusCode::CONFLICT
-            }
+            NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf | RecordingInProgress
+            | NotInSession | AlreadyExists => StatusCode::CONFLICT,
+            Damaged => StatusCode::INTERNAL_SERVER_ERROR,
+            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,6 +122,10 @@ impl ErrorCode {
             RecordingInProgress => "recording_in_progress",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
+            Damaged => "damaged",
+            StoreUnavailable => "store_unavailable",
+            NotInSession => "not_in_session",
+            AlreadyExists => "already_exists",
             Internal => "internal",
             Unavailable => "unavailable",
         }
@@ -149,6 +162,15 @@ impl ErrorCode {
             RecordingInProgress => "The recording is still in progress; try again when it ends.",
             PayloadTooLarge => "The request is too large.",
             UnsupportedMediaType => "Send the request as JSON (Content-Type: application/json).",
+            Damaged => {
+                "The stored file is damaged (its integrity check failed), so it is not served. \
+                 Tell your administrator; the damage is logged."
+            }
+            StoreUnavailable => {
+                "The storage cannot be reached right now; try again in a minute."
+            }
+            NotInSession => "This camera is not in your live session.",
+            AlreadyExists => "It already exists.",
             Internal => "internal error",
             Unavailable => "The service is temporarily unavailable.",
         }
@@ -189,6 +211,13 @@ impl ErrorCode {
             UnsupportedMediaType => {
                 "JSON形式（Content-Type: application/json）で送信してください。"
             }
+            Damaged => {
+                "保存されたファイルが破損しているため（完全性の検証に失敗）、提供できません。\
+                 管理者に連絡してください。破損は記録されています。"
+            }
+            StoreUnavailable => "ストレージに接続できません。しばらくしてからもう一度お試しください。",
+            NotInSession => "このカメラはあなたのライブセッションに接続されていません。",
+            AlreadyExists => "既に存在します。",
             Internal => "内部エラー",
             Unavailable => "一時的にサービスを利用できません。",
         }
@@ -245,6 +274,21 @@ impl From<DbError> for ApiError {
         match error {
             DbError::Conflict => ApiError::new(ErrorCode::NameTaken),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::storage::OpenError> for ApiError {
+    fn from(error: crate::storage::OpenError) -> Self {
+        match error {
+            crate::storage::OpenError::Store(e) => {
+                tracing::warn!(error = %e, "object store unreachable");
+                ApiError::new(ErrorCode::StoreUnavailable)
+            }
+            crate::storage::OpenError::Damaged(e) => {
+                tracing::error!(error = %e, "stored object failed its integrity check");
+                ApiError::new(ErrorCode::Damaged)
+            }
         }
     }
 }

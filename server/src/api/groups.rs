@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use super::views::{GroupList, GroupRequest, GroupView, valid_name};
+use super::views::{GroupList, GroupRequest, GroupUpdate, GroupView, valid_name};
 use super::{ApiJson, ApiPath};
 use crate::auth::ActiveUser;
 use crate::db::DbError;
@@ -59,8 +59,8 @@ async fn create_group(
     Ok((StatusCode::CREATED, Json(GroupView::from(&group))))
 }
 
-/// Rename a group (system admin).
-#[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups", request_body = GroupRequest,
+/// Rename a group or switch its recording on or off (system admin).
+#[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups", request_body = GroupUpdate,
     params(("id" = GroupId, Path)),
     responses((status = 200, body = GroupView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -69,7 +69,7 @@ async fn rename_group(
     State(state): State<AppState>,
     me: ActiveUser,
     ApiPath(id): ApiPath<GroupId>,
-    ApiJson(request): ApiJson<GroupRequest>,
+    ApiJson(request): ApiJson<GroupUpdate>,
 ) -> ApiResult<Json<GroupView>> {
     let now = state.now();
     let mut event = me.event(now, "group.update", Outcome::Denied);
@@ -78,14 +78,40 @@ async fn rename_group(
         state.audit(event).await;
         return Err(e);
     }
-    let name = valid_name("name", &request.name)?;
-    let group = state
+    let name = request
+        .name
+        .as_deref()
+        .map(|name| valid_name("name", name))
+        .transpose()?;
+    if name.is_none() && request.recording_enabled.is_none() {
+        return Err(ApiError::invalid(
+            "give a new name, recording_enabled, or both",
+        ));
+    }
+    let mut group = state
         .db
-        .rename_group(id, &name)
+        .group(id)
         .await?
         .ok_or(ApiError::new(ErrorCode::NotFound))?;
+    let mut changes = Vec::new();
+    if let Some(name) = &name {
+        group = state
+            .db
+            .rename_group(id, name)
+            .await?
+            .ok_or(ApiError::new(ErrorCode::NotFound))?;
+        changes.push(format!("name={name}"));
+    }
+    if let Some(enabled) = request.recording_enabled {
+        group = state
+            .db
+            .set_group_recording(id, enabled)
+            .await?
+            .ok_or(ApiError::new(ErrorCode::NotFound))?;
+        changes.push(format!("recording_enabled={enabled}"));
+    }
     event.outcome = Outcome::Success;
-    event.detail = Some(name);
+    event.detail = Some(changes.join(" "));
     state.audit(event).await;
     Ok(Json(GroupView::from(&group)))
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod groups;
 pub mod ops;
 pub mod recordings;
+pub mod snapshots;
 pub mod users;
 pub mod views;
 
@@ -58,7 +59,7 @@ pub struct ApiQuery<T>(pub T);
         (name = "users", description = "User administration"),
         (name = "devices", description = "Camera devices and pairing"),
         (name = "audit", description = "Audit log"),
-        (name = "recordings", description = "Recordings of the sessions you took part in"),
+        (name = "recordings", description = "Recordings and snapshots of the sessions you took part in"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
@@ -91,6 +92,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(devices::routes())
         .merge(audit::routes())
         .merge(recordings::routes())
+        .merge(snapshots::routes())
         .merge(ops::routes())
         .split_for_parts()
 }

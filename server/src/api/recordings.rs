@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +19,7 @@ use crate::clock::to_rfc3339;
 use crate::db::audit::Outcome;
 use crate::db::recordings::Recording;
 use crate::state::AppState;
-use crate::storage::crypto::{self, WrappedKey};
+use crate::storage::crypto;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,11 +75,20 @@ pub struct RecordingView {
     /// Bytes of the MP4.
     pub size: i64,
     pub sha256: Option<String>,
+    /// The live session it was part of (its other cameras and snapshots share it).
+    pub session_id: Option<String>,
+    /// `mp4` (H.264 cameras) or `webm` (VP8 cameras).
+    pub container: String,
+    /// The picture shown for it (`GET /api/snapshots/{id}/file`), once the console sent it.
+    pub thumbnail_id: Option<String>,
 }
 
 impl From<&Recording> for RecordingView {
     fn from(r: &Recording) -> Self {
         Self {
+            session_id: r.session_id.clone(),
+            container: r.container.clone(),
+            thumbnail_id: None,
             id: r.id.to_string(),
             device_id: r.device_id.to_string(),
             device_name: r.device_name.clone(),
@@ -116,8 +124,17 @@ async fn list_recordings(
     me: ActiveUser,
 ) -> ApiResult<Json<RecordingList>> {
     let recordings = state.db.recordings_of_participant(me.user.id).await?;
+    let thumbnails: std::collections::HashMap<String, String> =
+        state.db.thumbnails_of(me.user.id).await?.into_iter().collect();
     Ok(Json(RecordingList {
-        recordings: recordings.iter().map(RecordingView::from).collect(),
+        recordings: recordings
+            .iter()
+            .map(|r| {
+                let mut view = RecordingView::from(r);
+                view.thumbnail_id = thumbnails.get(&r.id.to_string()).cloned();
+                view
+            })
+            .collect(),
     }))
 }
 
@@ -162,25 +179,27 @@ async fn download_recording(
     if recording.state != "complete" {
         return Err(ErrorCode::NotFound.into());
     }
-    let blob = base64::engine::general_purpose::STANDARD
-        .decode(&recording.wrapped_key)
-        .map_err(ApiError::internal)?;
-    let key = state
-        .keyring
-        .unwrap(
-            &WrappedKey {
-                key_id: recording.key_id.clone(),
-                blob,
-            },
-            &recording.id.to_string(),
-        )
-        .map_err(ApiError::internal)?;
+    let key = crate::storage::unwrap_key(
+        &state.keyring,
+        &recording.key_id,
+        &recording.wrapped_key,
+        &recording.id.to_string(),
+    )?;
     let stored = state
         .store
         .size(&recording.object_key)
         .await
-        .map_err(ApiError::internal)?;
-    let len = crypto::plaintext_len(stored).ok_or_else(|| ApiError::internal("bad object size"))?;
+        .map_err(|e| match e {
+            crate::storage::objects::StoreError::NotFound => {
+                crate::storage::OpenError::Damaged("object missing".into())
+            }
+            other => crate::storage::OpenError::Store(other),
+        })?;
+    let len = crypto::plaintext_len(stored).ok_or_else(|| {
+        ApiError::from(crate::storage::OpenError::Damaged(format!(
+            "object size {stored} is not a whole number of chunks"
+        )))
+    })?;
     let total_chunks = (stored - crypto::HEADER_LEN as u64)
         .div_ceil((crypto::CHUNK_SIZE + crypto::TAG_LEN) as u64);
     let range = headers
@@ -203,7 +222,7 @@ async fn download_recording(
         .store
         .read_range(&recording.object_key, cipher_range)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(crate::storage::OpenError::Store)?;
     // Corrupt or truncated objects give a clear error, never wrong bytes.
     let plain = crypto::decrypt_chunks(
         &key,
@@ -212,7 +231,7 @@ async fn download_recording(
         &ciphertext,
         total_chunks,
     )
-    .map_err(ApiError::internal)?;
+    .map_err(|e| crate::storage::OpenError::Damaged(e.to_string()))?;
     let offset = (start - first * crypto::CHUNK_SIZE as u64) as usize;
     let body = plain[offset..offset + (end - start) as usize].to_vec();
     let mut event = me.event(state.now(), "recording.download", Outcome::Success);
@@ -221,12 +240,17 @@ async fn download_recording(
     if !partial || start == 0 {
         state.audit(event).await;
     }
+    let (mime, extension) = match recording.container.as_str() {
+        "webm" => ("video/webm", "webm"),
+        _ => ("video/mp4", "mp4"),
+    };
     let filename = format!(
-        "recording-{}.mp4",
+        "recording-{}-{}.{extension}",
         chrono::DateTime::from_timestamp_millis(recording.started_at)
             .unwrap_or_default()
             .with_timezone(&state.config.tz())
-            .format("%Y%m%d-%H%M%S")
+            .format("%Y%m%d-%H%M%S"),
+        ascii_name(&recording.device_name),
     );
     let mut response = (
         if partial {
@@ -235,7 +259,7 @@ async fn download_recording(
             StatusCode::OK
         },
         [
-            (header::CONTENT_TYPE, "video/mp4".to_owned()),
+            (header::CONTENT_TYPE, mime.to_owned()),
             (header::ACCEPT_RANGES, "bytes".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
@@ -254,6 +278,25 @@ async fn download_recording(
         );
     }
     Ok(response)
+}
+
+/// A device name made safe for a file name in a header: ASCII letters, digits, '-' and '_'
+/// (Japanese names become "camera"; the date and time keep the name unique enough).
+fn ascii_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let cleaned: String = cleaned.chars().take(40).collect();
+    if cleaned.is_empty() {
+        "camera".to_owned()
+    } else {
+        cleaned
+    }
 }
 
 /// Deletes a recording now: its object and its key (crypto-shredding).
@@ -281,11 +324,8 @@ async fn delete_recording(
             ("user", Some(&user_id), Some(&me.user.login_id)),
         )
         .await?;
-    state
-        .store
-        .delete(&recording.object_key)
-        .await
-        .map_err(ApiError::internal)?;
+    // An unreachable store only delays removing the (already unreadable) bytes: retried.
+    crate::retention::delete_object(&state, &recording.object_key).await;
     let mut event = me.event(state.now(), "recording.delete", Outcome::Success);
     event.target = Some(id.to_string());
     event.group_id = Some(recording.group_id.to_string());

@@ -47,6 +47,8 @@ pub struct GroupView {
     pub id: GroupId,
     pub name: String,
     pub created_at: String,
+    /// Sessions of this group are recorded.
+    pub recording_enabled: bool,
 }
 
 impl From<&Group> for GroupView {
@@ -55,6 +57,7 @@ impl From<&Group> for GroupView {
             id: g.id,
             name: g.name.clone(),
             created_at: to_rfc3339(g.created_at),
+            recording_enabled: g.recording_enabled,
         }
     }
 }
@@ -178,6 +181,15 @@ pub struct GroupList {
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
     pub name: String,
+}
+
+/// Changes to a group; fields left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupUpdate {
+    pub name: Option<String>,
+    /// Record this group's sessions (system administrators decide; on by default).
+    pub recording_enabled: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

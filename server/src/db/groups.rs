@@ -9,6 +9,8 @@ pub struct Group {
     pub id: GroupId,
     pub name: String,
     pub created_at: UnixMillis,
+    /// Sessions of this group are recorded (on by default; a system administrator decides).
+    pub recording_enabled: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -16,7 +18,12 @@ struct GroupRow {
     id: String,
     name: String,
     created_at: i64,
+    recording_enabled: i64,
 }
+
+/// The columns of [`GroupRow`]; the flag through CASE so that both dialects decode an integer.
+const COLUMNS: &str =
+    "id, name, created_at, CASE WHEN recording_enabled THEN 1 ELSE 0 END AS recording_enabled";
 
 impl TryFrom<GroupRow> for Group {
     type Error = super::DbError;
@@ -25,6 +32,7 @@ impl TryFrom<GroupRow> for Group {
             id: parse_id(&row.id)?,
             name: row.name,
             created_at: row.created_at,
+            recording_enabled: row.recording_enabled != 0,
         })
     }
 }
@@ -43,12 +51,13 @@ impl Db {
             id,
             name: name.to_owned(),
             created_at: now,
+            recording_enabled: true,
         })
     }
 
     pub async fn group(&self, id: GroupId) -> DbResult<Option<Group>> {
         let row: Option<GroupRow> =
-            sqlx::query_as("SELECT id, name, created_at FROM groups WHERE id = $1")
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM groups WHERE id = $1"))
                 .bind(id.to_string())
                 .fetch_optional(self.pool())
                 .await?;
@@ -57,7 +66,7 @@ impl Db {
 
     pub async fn group_by_name(&self, name: &str) -> DbResult<Option<Group>> {
         let row: Option<GroupRow> =
-            sqlx::query_as("SELECT id, name, created_at FROM groups WHERE name = $1")
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM groups WHERE name = $1"))
                 .bind(name)
                 .fetch_optional(self.pool())
                 .await?;
@@ -66,7 +75,7 @@ impl Db {
 
     pub async fn list_groups(&self) -> DbResult<Vec<Group>> {
         let rows: Vec<GroupRow> =
-            sqlx::query_as("SELECT id, name, created_at FROM groups ORDER BY name")
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM groups ORDER BY name"))
                 .fetch_all(self.pool())
                 .await?;
         rows.into_iter().map(Group::try_from).collect()
@@ -79,6 +88,20 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(map_unique)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.group(id).await
+    }
+
+    /// Switches recording of the group's sessions on or off; `None` when there is no such group.
+    pub async fn set_group_recording(&self, id: GroupId, enabled: bool) -> DbResult<Option<Group>> {
+        let changed = sqlx::query("UPDATE groups SET recording_enabled = $1 WHERE id = $2")
+            .bind(enabled)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?
             .rows_affected();
         if changed == 0 {
             return Ok(None);

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod groups;
 pub mod recordings;
 pub mod sessions;
+pub mod snapshots;
 pub mod users;
 
 use std::str::FromStr;

@@ -26,6 +26,10 @@ pub struct Recording {
     pub stored_bytes: i64,
     pub sha256: Option<String>,
     pub video_frames: i64,
+    /// The live session it belongs to (recordings made before sessions had IDs have none).
+    pub session_id: Option<String>,
+    /// When its last bytes were stored.
+    pub last_written_at: Option<UnixMillis>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,6 +50,8 @@ struct RecordingRow {
     stored_bytes: i64,
     sha256: Option<String>,
     video_frames: i64,
+    session_id: Option<String>,
+    last_written_at: Option<i64>,
 }
 
 impl TryFrom<RecordingRow> for Recording {
@@ -68,13 +74,16 @@ impl TryFrom<RecordingRow> for Recording {
             stored_bytes: r.stored_bytes,
             sha256: r.sha256,
             video_frames: r.video_frames,
+            session_id: r.session_id,
+            last_written_at: r.last_written_at,
         })
     }
 }
 
 const SELECT: &str = "SELECT r.id, r.group_id, r.device_id, r.device_name, r.started_at, \
      r.ended_at, r.expires_at, r.state, r.container, r.object_key, r.key_id, r.wrapped_key, \
-     r.plaintext_bytes, r.stored_bytes, r.sha256, r.video_frames FROM recordings r";
+     r.plaintext_bytes, r.stored_bytes, r.sha256, r.video_frames, r.session_id, \
+     r.last_written_at FROM recordings r";
 
 pub struct NewRecording<'a> {
     pub id: RecordingId,
@@ -87,6 +96,9 @@ pub struct NewRecording<'a> {
     pub key_id: &'a str,
     pub wrapped_key: &'a str,
     pub participants: &'a [UserId],
+    pub session_id: &'a str,
+    /// `mp4` (H.264) or `webm` (VP8).
+    pub container: &'a str,
 }
 
 impl Db {
@@ -94,8 +106,8 @@ impl Db {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO recordings (id, group_id, device_id, device_name, started_at, \
-             expires_at, state, container, object_key, key_id, wrapped_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'recording', 'mp4', $7, $8, $9)",
+             expires_at, state, container, object_key, key_id, wrapped_key, session_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'recording', $7, $8, $9, $10, $11)",
         )
         .bind(new.id.to_string())
         .bind(new.group_id.to_string())
@@ -103,9 +115,11 @@ impl Db {
         .bind(new.device_name)
         .bind(new.started_at)
         .bind(new.expires_at)
+        .bind(new.container)
         .bind(new.object_key)
         .bind(new.key_id)
         .bind(new.wrapped_key)
+        .bind(new.session_id)
         .execute(&mut *tx)
         .await?;
         for user in new.participants {
@@ -127,13 +141,18 @@ impl Db {
         id: RecordingId,
         plaintext_bytes: i64,
         stored_bytes: i64,
+        at: UnixMillis,
     ) -> DbResult<()> {
-        sqlx::query("UPDATE recordings SET plaintext_bytes = $1, stored_bytes = $2 WHERE id = $3")
-            .bind(plaintext_bytes)
-            .bind(stored_bytes)
-            .bind(id.to_string())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE recordings SET plaintext_bytes = $1, stored_bytes = $2, last_written_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(plaintext_bytes)
+        .bind(stored_bytes)
+        .bind(at)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -248,6 +267,8 @@ pub struct DeletionRecord {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub actor_label: Option<String>,
+    /// `recording` or `snapshot`.
+    pub object_kind: String,
 }
 
 impl Db {
@@ -288,6 +309,29 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
+        sqlx::query("DELETE FROM recording_participants WHERE recording_id = $1")
+            .bind(recording.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        // Its thumbnail goes with it (key and row now, bytes with the object).
+        let thumbnails: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, object_key FROM snapshots WHERE recording_id = $1 AND kind = 'thumbnail'",
+        )
+        .bind(recording.id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, object_key) in &thumbnails {
+            sqlx::query("DELETE FROM snapshot_participants WHERE snapshot_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM snapshots WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            queue_object_deletion(&mut tx, object_key, at).await?;
+        }
+        queue_object_deletion(&mut tx, &recording.object_key, at).await?;
         sqlx::query(
             "INSERT INTO deletion_records (recording_id, group_id, device_name, started_at, \
              sha256, plaintext_bytes, reason, deleted_at, actor_kind, actor_id, actor_label) \
@@ -317,8 +361,8 @@ impl Db {
         limit: i64,
     ) -> DbResult<Vec<DeletionRecord>> {
         let base = "SELECT id, recording_id, group_id, device_name, started_at, sha256, \
-             plaintext_bytes, reason, deleted_at, actor_kind, actor_id, actor_label \
-             FROM deletion_records";
+             plaintext_bytes, reason, deleted_at, actor_kind, actor_id, actor_label, \
+             object_kind FROM deletion_records";
         let rows = match group {
             Some(group) => {
                 sqlx::query_as(&format!(
@@ -337,5 +381,44 @@ impl Db {
             }
         };
         Ok(rows)
+    }
+}
+
+/// Remembers that an object's bytes must go (its key is already gone in the same transaction).
+pub(crate) async fn queue_object_deletion(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    object_key: &str,
+    at: UnixMillis,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO pending_object_deletions (object_key, since) VALUES ($1, $2) \
+         ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(object_key)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Objects whose deletion the store has not confirmed yet, oldest first.
+    pub async fn pending_object_deletions(&self, limit: i64) -> DbResult<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT object_key FROM pending_object_deletions ORDER BY since LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
+    /// The store confirmed that the object is gone.
+    pub async fn object_deleted(&self, object_key: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM pending_object_deletions WHERE object_key = $1")
+            .bind(object_key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 }

@@ -122,6 +122,25 @@ pub enum HubInput {
         device: DeviceId,
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// The session in which `user` watches `device` right now, if any (snapshots).
+    SessionOf {
+        user: UserId,
+        device: DeviceId,
+        reply: tokio::sync::oneshot::Sender<Option<LiveContext>>,
+    },
+}
+
+/// A camera as it is in a supporter's live session: what a snapshot of it is filed under.
+#[derive(Clone, Debug)]
+pub struct LiveContext {
+    pub session_id: String,
+    pub group_id: GroupId,
+    pub device_id: DeviceId,
+    pub device_name: String,
+    /// The recording of the camera in this session, when it is recorded.
+    pub recording: Option<crate::db::recordings::RecordingId>,
+    /// Who takes part (they alone may reach what is filed under the session).
+    pub participants: Vec<UserId>,
 }
 
 /// Cheap handle to the hub, stored in the application state.
@@ -158,6 +177,18 @@ impl LiveHandle {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(HubInput::IsOnline { device, reply }).await;
         rx.await.unwrap_or(false)
+    }
+
+    /// Where `user` watches `device` right now (`None` when they do not).
+    pub async fn session_of(&self, user: UserId, device: DeviceId) -> Option<LiveContext> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(HubInput::SessionOf {
+            user,
+            device,
+            reply,
+        })
+        .await;
+        rx.await.ok().flatten()
     }
 
     /// For admin handlers: never blocks a request on a busy hub for long.
@@ -221,6 +252,8 @@ struct Conn {
     peer: Option<PeerId>,
     /// Supporter only: device in each slot.
     slots: Vec<Option<DeviceId>>,
+    /// Supporter only: the live session while at least one camera is connected.
+    session_id: Option<String>,
     whip: bool,
 }
 
@@ -236,8 +269,11 @@ struct Camera {
     media: MediaState,
     muted: bool,
     gone_since: Option<Instant>,
-    /// The recording of this camera in its current session.
-    recording: Option<remote_assist_sfu::RecordingKey>,
+    /// The recording of this camera in its current session (the SFU's key and the row's ID).
+    recording: Option<(
+        remote_assist_sfu::RecordingKey,
+        crate::db::recordings::RecordingId,
+    )>,
 }
 
 /// What a media peer belongs to.
@@ -310,6 +346,13 @@ impl Hub {
             HubInput::IsOnline { device, reply } => {
                 let online = self.cameras.get(&device).is_some_and(|c| c.conn.is_some());
                 let _ = reply.send(online);
+            }
+            HubInput::SessionOf {
+                user,
+                device,
+                reply,
+            } => {
+                let _ = reply.send(self.session_of(user, device));
             }
         }
     }
@@ -431,6 +474,7 @@ impl Hub {
                 outbox,
                 peer: None,
                 slots,
+                session_id: None,
                 whip,
             },
         );
@@ -748,7 +792,7 @@ impl Hub {
                 .sfu
                 .set_return_audio(supporter_peer, camera_peer, !camera.muted)
                 .await;
-            if let Some(recording) = camera.recording {
+            if let Some((recording, _)) = camera.recording {
                 // Also after a reconnect: the same recording continues from the new peer.
                 let _ = self.sfu.start_recording(camera_peer, recording).await;
             }
@@ -790,12 +834,14 @@ impl Hub {
             Some(owner) if owner == conn => {
                 // Already here: answer as if newly added so the console can re-sync.
                 if let Some(slot) = self.slot_of(conn, device) {
+                    let recording = camera.recording.is_some();
                     self.send(
                         conn,
                         ServerMessage::CameraAdded {
                             device_id: device,
                             name: record.name,
                             slot,
+                            recording,
                         },
                     );
                 }
@@ -817,7 +863,22 @@ impl Hub {
             return self.error(conn, SignalError::TooManyCameras, request);
         };
         let slot = slot as u32;
-        let recording = if self.state.config.recording_enabled {
+        let session_id = self
+            .conns
+            .get_mut(&conn)
+            .expect("caller exists")
+            .session_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        let group_records = match self.state.db.group(group).await {
+            Ok(g) => g.is_some_and(|g| g.recording_enabled),
+            Err(error) => {
+                // Record when unsure: a missing recording cannot be made up later.
+                tracing::error!(%error, "connect_camera: group lookup failed; recording anyway");
+                true
+            }
+        };
+        let recording = if self.state.config.recording_enabled && group_records {
             let key = remote_assist_sfu::RecordingKey(self.next_recording);
             self.next_recording += 1;
             let supporter = match &self.conns[&conn].who {
@@ -829,8 +890,9 @@ impl Hub {
                 device_id: device,
                 device_name: record.name.clone(),
                 participants: supporter,
+                session_id: session_id.clone(),
             };
-            self.recordings.begin(key, meta).await.map(|_| key)
+            self.recordings.begin(key, meta).await.map(|id| (key, id))
         } else {
             None
         };
@@ -848,6 +910,7 @@ impl Hub {
                 device_id: device,
                 name: record.name.clone(),
                 slot,
+                recording: recording.is_some(),
             },
         );
         self.send(
@@ -874,6 +937,29 @@ impl Hub {
         self.broadcast_presence(group).await;
     }
 
+    /// Where `user` watches `device` now: the session, the camera's recording, who takes part.
+    fn session_of(&self, user: UserId, device: DeviceId) -> Option<LiveContext> {
+        let camera = self.cameras.get(&device)?;
+        let conn = self.conns.get(&camera.session?)?;
+        let Who::Supporter {
+            user_id, group_id, ..
+        } = &conn.who
+        else {
+            return None;
+        };
+        if *user_id != user || *group_id != camera.group_id {
+            return None;
+        }
+        Some(LiveContext {
+            session_id: conn.session_id.clone()?,
+            group_id: camera.group_id,
+            device_id: device,
+            device_name: camera.name.clone(),
+            recording: camera.recording.map(|(_, id)| id),
+            participants: vec![*user_id],
+        })
+    }
+
     /// Takes a camera out of whatever session holds it.
     async fn remove_from_session(&mut self, device: DeviceId, reason: RemovalReason) {
         let Some(camera) = self.cameras.get_mut(&device) else {
@@ -882,7 +968,7 @@ impl Hub {
         let Some(supporter) = camera.session.take() else {
             return;
         };
-        if let Some(recording) = camera.recording.take() {
+        if let Some((recording, _)) = camera.recording.take() {
             let _ = self.sfu.stop_recording(recording).await;
         }
         let (camera_peer, camera_conn, group) = (camera.peer, camera.conn, camera.group_id);
@@ -891,6 +977,10 @@ impl Hub {
         if let Some(slot) = slot {
             if let Some(conn) = self.conns.get_mut(&supporter) {
                 conn.slots[slot as usize] = None;
+                // The last camera gone ends the session; the next one starts a new one.
+                if conn.slots.iter().all(Option::is_none) {
+                    conn.session_id = None;
+                }
             }
             if let (Some(cp), Some(sp)) = (camera_peer, supporter_peer) {
                 let _ = self.sfu.detach(cp, sp, slot).await;

@@ -126,6 +126,9 @@ pub enum ServerMessage {
         device_id: DeviceId,
         name: String,
         slot: u32,
+        /// The camera is recorded in this session (the console shows it, and sends the
+        /// recording's thumbnail once the first picture is decoded).
+        recording: bool,
     },
     /// Supporter: a camera left the session.
     CameraRemoved {
@@ -410,6 +413,7 @@ pub fn server_examples() -> Vec<ServerMessage> {
             device_id: device,
             name: "cam".into(),
             slot: 0,
+            recording: true,
         },
         ServerMessage::CameraRemoved {
             device_id: device,

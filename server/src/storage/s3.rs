@@ -1,19 +1,16 @@
 //! S3-compatible object storage through `aws-sdk-s3`: endpoint, region, bucket, path-style
 //! addressing and credentials from configuration or the usual AWS chain.
 //!
-//! Objects are written as multipart uploads while a recording runs: appended bytes collect in
-//! memory until a part of at least [`PART_SIZE`] is ready (S3's minimum for all parts but the
-//! last) and are uploaded then; `finish` uploads the rest and completes the upload. A small
-//! object never started as multipart is written with one PUT.
+//! This module is the plain S3 client; objects being written go through the local spool
+//! ([`super::spool`]), which streams them here as multipart uploads of at least [`PART_SIZE`]
+//! (S3's minimum for all parts but the last) and completes them when they are finished. Small
+//! objects are written with one PUT.
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use tokio::sync::Mutex;
 
 use super::objects::{StoreError, valid_key};
 
@@ -34,20 +31,12 @@ pub struct S3Settings {
     pub prefix: String,
 }
 
-#[derive(Default)]
-struct Upload {
-    upload_id: Option<String>,
-    parts: Vec<CompletedPart>,
-    buffer: Vec<u8>,
-}
-
 #[derive(Clone)]
 pub struct S3Store {
     client: Client,
     bucket: String,
     prefix: String,
     endpoint: String,
-    uploads: Arc<Mutex<HashMap<String, Upload>>>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -73,6 +62,15 @@ impl S3Store {
                 "remote-assist configuration",
             ));
         }
+        // Bounded waits: an unreachable store must fail a request (the spool retries it), not
+        // hang the uploader forever.
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_attempt_timeout(std::time::Duration::from_secs(60))
+                .operation_timeout(std::time::Duration::from_secs(180))
+                .build(),
+        );
         let shared = loader.load().await;
         let mut builder = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(settings.path_style)
@@ -92,7 +90,6 @@ impl S3Store {
                 .endpoint
                 .clone()
                 .unwrap_or_else(|| format!("AWS {}", settings.region)),
-            uploads: Default::default(),
         }
     }
 
@@ -107,109 +104,140 @@ impl S3Store {
         Ok(format!("{}{key}", self.prefix))
     }
 
-    async fn upload_part(
+    /// Starts a multipart upload; returns its ID.
+    pub async fn create_upload(&self, key: &str) -> Result<String, StoreError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.full_key(key)?)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        created
+            .upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::S3("no upload id in the answer".into()))
+    }
+
+    /// Uploads one part; returns its ETag. `NotFound` when the store no longer knows the upload.
+    pub async fn upload_part(
         &self,
         key: &str,
-        upload: &mut Upload,
+        upload_id: &str,
+        number: i32,
         data: Vec<u8>,
-    ) -> Result<(), StoreError> {
-        let full = self.full_key(key)?;
-        if upload.upload_id.is_none() {
-            let created = self
-                .client
-                .create_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&full)
-                .send()
-                .await
-                .map_err(s3_error)?;
-            upload.upload_id = created.upload_id().map(str::to_owned);
-        }
-        let upload_id = upload
-            .upload_id
-            .clone()
-            .ok_or_else(|| StoreError::S3("no upload id".into()))?;
-        let number = upload.parts.len() as i32 + 1;
+    ) -> Result<String, StoreError> {
         let done = self
             .client
             .upload_part()
             .bucket(&self.bucket)
-            .key(&full)
+            .key(self.full_key(key)?)
             .upload_id(upload_id)
             .part_number(number)
             .body(ByteStream::from(data))
             .send()
             .await
-            .map_err(s3_error)?;
-        upload.parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(done.e_tag().map(str::to_owned))
-                .build(),
-        );
-        Ok(())
+            .map_err(|e| {
+                if is_no_such_upload(&e) {
+                    StoreError::NotFound
+                } else {
+                    s3_error(e)
+                }
+            })?;
+        Ok(done.e_tag().unwrap_or_default().to_owned())
     }
 
-    pub async fn append(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.full_key(key)?;
-        let mut uploads = self.uploads.lock().await;
-        let upload = uploads.entry(key.to_owned()).or_default();
-        upload.buffer.extend_from_slice(data);
-        while upload.buffer.len() >= PART_SIZE {
-            let rest = upload.buffer.split_off(PART_SIZE);
-            let part = std::mem::replace(&mut upload.buffer, rest);
-            if let Err(e) = self.upload_part(key, upload, part.clone()).await {
-                // Keep the bytes: a later append or finish retries this part.
-                let mut restored = part;
-                restored.extend_from_slice(&upload.buffer);
-                upload.buffer = restored;
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn finish(&self, key: &str) -> Result<(), StoreError> {
-        let full = self.full_key(key)?;
-        let mut uploads = self.uploads.lock().await;
-        let Some(mut upload) = uploads.remove(key) else {
-            return Ok(());
-        };
-        if upload.upload_id.is_none() {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .body(ByteStream::from(std::mem::take(&mut upload.buffer)))
-                .send()
-                .await
-                .map_err(s3_error)?;
-            return Ok(());
-        }
-        if !upload.buffer.is_empty() {
-            let last = std::mem::take(&mut upload.buffer);
-            if let Err(e) = self.upload_part(key, &mut upload, last).await {
-                uploads.insert(key.to_owned(), upload);
-                return Err(e);
-            }
-        }
-        let result = self
-            .client
+    /// Completes a multipart upload from its (number, ETag) parts.
+    pub async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<(i32, String)>,
+    ) -> Result<(), StoreError> {
+        let parts = parts
+            .into_iter()
+            .map(|(number, etag)| {
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(etag)
+                    .build()
+            })
+            .collect();
+        self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
-            .key(&full)
-            .upload_id(upload.upload_id.clone().unwrap_or_default())
+            .key(self.full_key(key)?)
+            .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .set_parts(Some(upload.parts.clone()))
+                    .set_parts(Some(parts))
                     .build(),
             )
             .send()
-            .await;
-        if let Err(e) = result {
-            uploads.insert(key.to_owned(), upload);
-            return Err(s3_error(e));
+            .await
+            .map_err(|e| {
+                if is_no_such_upload(&e) {
+                    StoreError::NotFound
+                } else {
+                    s3_error(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Abandons a multipart upload and its parts (an unknown upload is not an error).
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.full_key(key)?)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_no_such_upload(&e) => Ok(()),
+            Err(e) => Err(s3_error(e)),
         }
+    }
+
+    /// Unfinished multipart uploads under `prefix`: (our key without the store prefix, upload
+    /// ID, seconds since the Unix epoch when it was started).
+    pub async fn list_uploads(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(format!("{}{prefix}", self.prefix))
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(listed
+            .uploads()
+            .iter()
+            .filter_map(|u| {
+                let key = u.key()?.strip_prefix(&self.prefix)?.to_owned();
+                let started = u.initiated().map_or(0, |t| t.secs());
+                Some((key, u.upload_id()?.to_owned(), started))
+            })
+            .collect())
+    }
+
+    /// Writes a whole object with one PUT.
+    pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key)?)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(s3_error)?;
         Ok(())
     }
 
@@ -256,7 +284,6 @@ impl S3Store {
 
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
-        self.uploads.lock().await.remove(key);
         self.client
             .delete_object()
             .bucket(&self.bucket)
@@ -265,5 +292,81 @@ impl S3Store {
             .await
             .map_err(s3_error)?;
         Ok(())
+    }
+}
+
+/// Whether an S3 error says the multipart upload does not exist (any more).
+fn is_no_such_upload<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
+    error: &aws_sdk_s3::error::SdkError<E, R>,
+) -> bool {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    error.code() == Some("NoSuchUpload")
+}
+
+impl S3Store {
+    /// Installs (replaces) the bucket's lifecycle configuration with one expiration rule per
+    /// prefix, `days` after an object was written, and a rule that drops multipart uploads
+    /// left unfinished for as long. A backstop: the server deletes objects (and their keys) on
+    /// time itself; this catches bytes it could not remove.
+    pub async fn install_lifecycle_rules(
+        &self,
+        prefixes: &[&str],
+        days: i32,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_s3::types::{
+            AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+            LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+        };
+        let mut rules = Vec::new();
+        for prefix in prefixes {
+            let full = format!("{}{prefix}", self.prefix);
+            rules.push(
+                LifecycleRule::builder()
+                    .id(format!("remote-assist-expire-{}", prefix.trim_end_matches('/')))
+                    .status(ExpirationStatus::Enabled)
+                    .filter(LifecycleRuleFilter::builder().prefix(full).build())
+                    .expiration(LifecycleExpiration::builder().days(days).build())
+                    .abort_incomplete_multipart_upload(
+                        AbortIncompleteMultipartUpload::builder()
+                            .days_after_initiation(days)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(s3_error)?,
+            );
+        }
+        let configuration = BucketLifecycleConfiguration::builder()
+            .set_rules(Some(rules))
+            .build()
+            .map_err(s3_error)?;
+        self.client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(configuration)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(())
+    }
+
+    /// The expiration days of the bucket's lifecycle rules, by rule ID (to check what is set).
+    pub async fn lifecycle_rules(&self) -> Result<Vec<(String, Option<i32>)>, StoreError> {
+        let answer = self
+            .client
+            .get_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(answer
+            .rules()
+            .iter()
+            .map(|r| {
+                (
+                    r.id().unwrap_or_default().to_owned(),
+                    r.expiration().and_then(|e| e.days()),
+                )
+            })
+            .collect())
     }
 }

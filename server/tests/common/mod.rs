@@ -213,6 +213,8 @@ impl TestApp {
                 key_id: &wrapped.key_id,
                 wrapped_key: &base64::engine::general_purpose::STANDARD.encode(&wrapped.blob),
                 participants: &[owner.id],
+                session_id: "test-session",
+                container: "mp4",
             })
             .await
             .unwrap();
