@@ -244,6 +244,23 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
 
 async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     let now = settings.clock.now_millis();
+    if writer.plaintext == 0 && !writer.failed {
+        // The camera never sent media: there is nothing to keep or to list.
+        if let Err(error) = settings.db.discard_empty_recording(writer.id, now).await {
+            tracing::error!(%error, recording = %writer.id, "cannot discard an empty recording");
+        }
+        audit(
+            &settings.db,
+            now,
+            "recording.stop",
+            &writer.meta,
+            writer.id,
+            Outcome::Success,
+            Some("no media was received; nothing kept".into()),
+        )
+        .await;
+        return;
+    }
     if !writer.failed {
         let sealed = writer.encryptor.finish();
         writer.stored += sealed.len() as u64;

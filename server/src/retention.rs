@@ -166,7 +166,10 @@ pub async fn run_periodically(state: AppState) {
         tick.tick().await;
         let n = run_once(&state).await;
         if n > 0 {
-            tracing::info!(deleted = n, "retention: expired recordings and snapshots deleted");
+            tracing::info!(
+                deleted = n,
+                "retention: expired recordings and snapshots deleted"
+            );
         }
         let removed = retry_pending_deletions(&state).await;
         if removed > 0 {

@@ -53,8 +53,15 @@ async fn multipart_writes_read_back_exactly() {
             // Readable from the spool at once; then the uploader moves it into S3.
             assert!(spool.drained(std::time::Duration::from_secs(60)).await);
             assert!(!spool.is_spooled(key).await, "spool emptied after upload");
-            let in_s3 = spool.s3().read_range(key, 0..data.len() as u64).await.unwrap();
-            assert!(in_s3 == data, "the object in S3 is exactly what was appended");
+            let in_s3 = spool
+                .s3()
+                .read_range(key, 0..data.len() as u64)
+                .await
+                .unwrap();
+            assert!(
+                in_s3 == data,
+                "the object in S3 is exactly what was appended"
+            );
         }
         let all = store.read_range(key, 0..data.len() as u64).await.unwrap();
         assert!(all == data, "{name}: whole object differs");
@@ -82,7 +89,10 @@ async fn multipart_writes_read_back_exactly() {
         if let ObjectStore::S3(spool) = &store {
             // Deleted while still being uploaded: the uploader stops and never completes it.
             let pending = "recordings/deleted-early.enc";
-            store.append(pending, &data[..PART_SIZE + 10]).await.unwrap();
+            store
+                .append(pending, &data[..PART_SIZE + 10])
+                .await
+                .unwrap();
             // Wait until its multipart upload has started (the state file names it).
             let state_file = spool.dir().join(format!("{pending}.upload"));
             let mut upload_id = None;

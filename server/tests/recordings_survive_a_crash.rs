@@ -124,7 +124,10 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
             "the next start uploads what the spool held"
         );
         let in_s3 = spool.s3().size(&row.object_key).await.unwrap();
-        assert_eq!(in_s3 as i64, row.stored_bytes, "the whole recording is in S3");
+        assert_eq!(
+            in_s3 as i64, row.stored_bytes,
+            "the whole recording is in S3"
+        );
     }
 
     let owner = app.login_as(&world.supporter_a).await;

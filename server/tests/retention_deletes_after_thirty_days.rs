@@ -79,3 +79,158 @@ async fn expired_recordings_are_shredded_with_evidence() {
     let (_, audit) = app.get("/api/audit?action=recording.expire", &admin).await;
     assert_eq!(audit["events"].as_array().unwrap().len(), 1);
 }
+
+/// A snapshot of `owner`, stored like the snapshot endpoint stores them.
+async fn stored_snapshot(
+    app: &TestApp,
+    group: remote_assist::ids::GroupId,
+    owner: &Account,
+) -> uuid::Uuid {
+    use base64::Engine;
+    let id = uuid::Uuid::new_v4();
+    let object_key = format!("snapshots/{id}.enc");
+    let jpeg = b"\xFF\xD8 pretend picture \xFF\xD9".to_vec();
+    let sealed = remote_assist::storage::seal_and_store(
+        &app.state.keyring,
+        &app.state.store,
+        &object_key,
+        &id.to_string(),
+        &jpeg,
+    )
+    .await
+    .unwrap();
+    let now = app.now();
+    app.db
+        .create_snapshot(&remote_assist::db::snapshots::NewSnapshot {
+            id,
+            kind: remote_assist::db::snapshots::SnapshotKind::Snapshot,
+            group_id: group,
+            session_id: "s1",
+            recording_id: None,
+            device_id: remote_assist::ids::DeviceId::new_random(),
+            device_name: "cam",
+            taken_at: now,
+            expires_at: now + 30 * 86_400_000,
+            taken_by: owner.id,
+            width: 640,
+            height: 480,
+            object_key: &object_key,
+            key_id: &sealed.wrapped.key_id,
+            wrapped_key: &base64::engine::general_purpose::STANDARD.encode(&sealed.wrapped.blob),
+            plaintext_bytes: jpeg.len() as i64,
+            stored_bytes: sealed.stored_bytes as i64,
+            sha256: "00",
+            participants: &[owner.id],
+        })
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn snapshots_expire_too_and_unconfirmed_deletions_are_retried() {
+    let app = TestApp::new().await;
+    let world = app.seed().await;
+    let snapshot = stored_snapshot(&app, world.group_a, &world.supporter_a).await;
+    let recording = app
+        .stored_recording(world.group_a, &world.supporter_a)
+        .await;
+    let snapshot_key = app.db.snapshot(snapshot).await.unwrap().unwrap().object_key;
+    let recording_key = app
+        .db
+        .recording(recording)
+        .await
+        .unwrap()
+        .unwrap()
+        .object_key;
+    // The store cannot remove the recording's object for now (on the local store: something
+    // that is not a file sits where it is).
+    let blocked = match &app.state.store {
+        remote_assist::storage::objects::ObjectStore::Local(local) => {
+            let path = local.root().join(&recording_key);
+            std::fs::remove_file(&path).unwrap();
+            std::fs::create_dir_all(path.join("busy")).unwrap();
+            Some(path)
+        }
+        _ => None,
+    };
+
+    app.clock.advance_secs(30 * 86_400 + 60);
+    assert_eq!(remote_assist::retention::run_once(&app.state).await, 2);
+    assert!(
+        app.db.snapshot(snapshot).await.unwrap().is_none(),
+        "snapshot row and key gone"
+    );
+    assert!(
+        app.state.store.size(&snapshot_key).await.is_err(),
+        "snapshot object gone"
+    );
+    assert!(
+        app.db.recording(recording).await.unwrap().is_none(),
+        "recording key gone"
+    );
+
+    if let Some(path) = blocked {
+        // The bytes could not go yet: remembered, not forgotten.
+        assert_eq!(
+            app.db.pending_object_deletions(10).await.unwrap(),
+            vec![recording_key.clone()]
+        );
+        assert_eq!(
+            remote_assist::retention::retry_pending_deletions(&app.state).await,
+            0
+        );
+        std::fs::remove_dir_all(&path).unwrap();
+        std::fs::write(&path, b"ciphertext").unwrap();
+        assert_eq!(
+            remote_assist::retention::retry_pending_deletions(&app.state).await,
+            1
+        );
+        assert!(!path.exists(), "removed on the retry");
+    }
+    assert!(
+        app.db
+            .pending_object_deletions(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Evidence for both kinds, in the list and the CSV export.
+    let admin = app.login_as(&world.admin_a).await;
+    let (_, body) = app.get("/api/deletions", &admin).await;
+    let kinds: Vec<&str> = body["deletions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"snapshot") && kinds.contains(&"recording"),
+        "{body}"
+    );
+    let request = axum::http::Request::builder()
+        .uri("/api/deletions.csv")
+        .header(axum::http::header::HOST, HOST)
+        .header(axum::http::header::COOKIE, &admin.cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.send(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    use http_body_util::BodyExt;
+    let csv = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(csv.contains("kind,recording_id,"), "{csv}");
+    assert!(csv.contains(&format!("snapshot,{snapshot},")), "{csv}");
+    assert!(csv.contains(&format!("recording,{recording},")), "{csv}");
+    let (_, audit) = app.get("/api/audit?action=snapshot.expire", &admin).await;
+    assert_eq!(audit["events"].as_array().unwrap().len(), 1);
+}

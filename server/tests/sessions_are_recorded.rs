@@ -234,8 +234,16 @@ async fn a_session_is_recorded_encrypted_and_only_participants_reach_it() {
         let mut tampered = stored.clone();
         tampered[100] ^= 0xFF;
         std::fs::write(&object_path, &tampered).unwrap();
-        let (status, _, _) = get_bytes(&app, &file_path, &owner, Some("bytes=0-99")).await;
+        let (status, _, body) = get_bytes(&app, &file_path, &owner, Some("bytes=0-99")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(code(&body), "damaged", "a clear error, never wrong bytes");
+        // Cut short (a truncated object): refused the same way.
+        std::fs::write(&object_path, &stored[..stored.len() - 100]).unwrap();
+        let (status, _, body) = get_bytes(&app, &file_path, &owner, None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(code(&body), "damaged", "{body}");
         std::fs::write(&object_path, &stored).unwrap();
     }
 

@@ -926,6 +926,17 @@ impl Worker {
 
     fn finish_recording(&mut self, recording: RecordingKey) {
         let Some((mut recorder, _)) = self.recordings.remove(&recording) else {
+            // Never started here (the camera never got a media peer): it still ends, empty, so
+            // the server does not wait for it forever.
+            let tx = self.recording_tx.clone();
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(RecordingEvent::Finished {
+                        recording,
+                        stats: Default::default(),
+                    })
+                    .await;
+            });
             return;
         };
         recorder.finish();

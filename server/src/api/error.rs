@@ -166,9 +166,7 @@ impl ErrorCode {
                 "The stored file is damaged (its integrity check failed), so it is not served. \
                  Tell your administrator; the damage is logged."
             }
-            StoreUnavailable => {
-                "The storage cannot be reached right now; try again in a minute."
-            }
+            StoreUnavailable => "The storage cannot be reached right now; try again in a minute.",
             NotInSession => "This camera is not in your live session.",
             AlreadyExists => "It already exists.",
             Internal => "internal error",
@@ -215,7 +213,9 @@ impl ErrorCode {
                 "保存されたファイルが破損しているため（完全性の検証に失敗）、提供できません。\
                  管理者に連絡してください。破損は記録されています。"
             }
-            StoreUnavailable => "ストレージに接続できません。しばらくしてからもう一度お試しください。",
+            StoreUnavailable => {
+                "ストレージに接続できません。しばらくしてからもう一度お試しください。"
+            }
             NotInSession => "このカメラはあなたのライブセッションに接続されていません。",
             AlreadyExists => "既に存在します。",
             Internal => "内部エラー",
@@ -304,6 +304,15 @@ impl From<JsonRejection> for ApiError {
         match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(ErrorCode::UnsupportedMediaType),
+            _ => ApiError::invalid(rejection.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(ErrorCode::PayloadTooLarge),
             _ => ApiError::invalid(rejection.body_text()),
         }
     }

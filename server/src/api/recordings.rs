@@ -124,8 +124,12 @@ async fn list_recordings(
     me: ActiveUser,
 ) -> ApiResult<Json<RecordingList>> {
     let recordings = state.db.recordings_of_participant(me.user.id).await?;
-    let thumbnails: std::collections::HashMap<String, String> =
-        state.db.thumbnails_of(me.user.id).await?.into_iter().collect();
+    let thumbnails: std::collections::HashMap<String, String> = state
+        .db
+        .thumbnails_of(me.user.id)
+        .await?
+        .into_iter()
+        .collect();
     Ok(Json(RecordingList {
         recordings: recordings
             .iter()

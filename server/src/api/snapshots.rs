@@ -10,7 +10,6 @@
 //! Reading follows the recordings' rule: only participants, everyone else gets 404.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use super::{ApiPath, ApiQuery};
+use super::{ApiBytes, ApiPath, ApiQuery};
 use crate::auth::ActiveUser;
 use crate::clock::to_rfc3339;
 use crate::db::DbError;
@@ -70,7 +69,8 @@ pub fn jpeg_dimensions(bytes: &[u8]) -> Result<(u32, u32), &'static str> {
         if length < 2 || at + 2 + length > bytes.len() {
             return Err("malformed JPEG (segment runs past the end)");
         }
-        let is_frame_header = matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF);
+        let is_frame_header =
+            matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF);
         if is_frame_header {
             if length < 7 {
                 return Err("malformed JPEG (short frame header)");
@@ -152,7 +152,7 @@ async fn take_snapshot(
     ApiPath(device_id): ApiPath<DeviceId>,
     ApiQuery(query): ApiQuery<SnapshotQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<SnapshotView>)> {
     let kind = match query.kind.as_deref() {
         None | Some("snapshot") => SnapshotKind::Snapshot,
@@ -164,7 +164,9 @@ async fn take_snapshot(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.eq_ignore_ascii_case("image/jpeg") {
-        return Err(ApiError::invalid("send the image as Content-Type: image/jpeg"));
+        return Err(ApiError::invalid(
+            "send the image as Content-Type: image/jpeg",
+        ));
     }
     let limit = match kind {
         SnapshotKind::Snapshot => MAX_SNAPSHOT_BYTES,

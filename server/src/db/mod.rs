@@ -121,6 +121,17 @@ impl Db {
         &self.pool
     }
 
+    /// Starts a transaction that will write. SQLite gets `BEGIN IMMEDIATE`, so the write lock
+    /// is taken up front (and waited for under the busy timeout): a plain deferred transaction
+    /// that reads first fails with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another
+    /// connection wrote in between, which no timeout can cure.
+    pub async fn begin_write(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

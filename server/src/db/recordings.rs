@@ -103,7 +103,7 @@ pub struct NewRecording<'a> {
 
 impl Db {
     pub async fn create_recording(&self, new: &NewRecording<'_>) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO recordings (id, group_id, device_id, device_name, started_at, \
              expires_at, state, container, object_key, key_id, wrapped_key, session_id) \
@@ -177,6 +177,49 @@ impl Db {
         .bind(id.to_string())
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Removes a recording that never received any media (no row, no key, nothing listed);
+    /// a thumbnail it got goes with it and its objects are queued for deletion.
+    pub async fn discard_empty_recording(&self, id: RecordingId, at: UnixMillis) -> DbResult<()> {
+        let mut tx = self.begin_write().await?;
+        let object: Option<(String,)> = sqlx::query_as(
+            "SELECT object_key FROM recordings WHERE id = $1 AND plaintext_bytes = 0",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((object_key,)) = object else {
+            return Ok(());
+        };
+        let thumbnails: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, object_key FROM snapshots WHERE recording_id = $1 AND kind = 'thumbnail'",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (snapshot, key) in &thumbnails {
+            sqlx::query("DELETE FROM snapshot_participants WHERE snapshot_id = $1")
+                .bind(snapshot)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM snapshots WHERE id = $1")
+                .bind(snapshot)
+                .execute(&mut *tx)
+                .await?;
+            queue_object_deletion(&mut tx, key, at).await?;
+        }
+        sqlx::query("DELETE FROM recording_participants WHERE recording_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        queue_object_deletion(&mut tx, &object_key, at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -301,7 +344,7 @@ impl Db {
         at: UnixMillis,
         actor: (&str, Option<&str>, Option<&str>),
     ) -> DbResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
             .bind(recording.id.to_string())
             .execute(&mut *tx)

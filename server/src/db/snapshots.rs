@@ -128,7 +128,7 @@ pub struct NewSnapshot<'a> {
 impl Db {
     /// Files a snapshot. A second thumbnail for the same recording is refused (`Conflict`).
     pub async fn create_snapshot(&self, new: &NewSnapshot<'_>) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if new.kind == SnapshotKind::Thumbnail {
             let (existing,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM snapshots WHERE recording_id = $1 AND kind = 'thumbnail'",
@@ -168,13 +168,11 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         for user in new.participants {
-            sqlx::query(
-                "INSERT INTO snapshot_participants (snapshot_id, user_id) VALUES ($1, $2)",
-            )
-            .bind(new.id.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO snapshot_participants (snapshot_id, user_id) VALUES ($1, $2)")
+                .bind(new.id.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -244,7 +242,7 @@ impl Db {
         at: UnixMillis,
         actor: (&str, Option<&str>, Option<&str>),
     ) -> DbResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM snapshot_participants WHERE snapshot_id = $1")
             .bind(snapshot.id.to_string())
             .execute(&mut *tx)

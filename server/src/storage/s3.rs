@@ -322,7 +322,10 @@ impl S3Store {
             let full = format!("{}{prefix}", self.prefix);
             rules.push(
                 LifecycleRule::builder()
-                    .id(format!("remote-assist-expire-{}", prefix.trim_end_matches('/')))
+                    .id(format!(
+                        "remote-assist-expire-{}",
+                        prefix.trim_end_matches('/')
+                    ))
                     .status(ExpirationStatus::Enabled)
                     .filter(LifecycleRuleFilter::builder().prefix(full).build())
                     .expiration(LifecycleExpiration::builder().days(days).build())

@@ -268,7 +268,10 @@ impl SpooledS3 {
         if self.read_state(key).await?.uploaded() > len {
             self.append_state(key, "reset").await?;
         }
-        let file = tokio::fs::OpenOptions::new().write(true).open(&path).await?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await?;
         file.set_len(len).await?;
         file.sync_all().await?;
         Ok(())
@@ -371,7 +374,12 @@ impl SpooledS3 {
     pub async fn drained(&self, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if self.entries.lock().expect("spool map never poisoned").is_empty() {
+            if self
+                .entries
+                .lock()
+                .expect("spool map never poisoned")
+                .is_empty()
+            {
                 return true;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -453,7 +461,7 @@ async fn upload_loop(spool: SpooledS3, entry: Arc<Entry>) {
                 failures += 1;
                 // Loud once, then quietly: an outage produces one line per object, not one per
                 // attempt.
-                if failures == 1 || failures.is_multiple_of(20) {
+                if failures == 1 || failures % 20 == 0 {
                     tracing::warn!(%error, key = %entry.key, failures, "upload from the spool failed; retrying");
                 }
                 tokio::time::sleep(delay).await;
@@ -479,8 +487,7 @@ async fn upload_step(spool: &SpooledS3, key: &str) -> Result<Step, StoreError> {
         return Ok(Step::Progress);
     }
     let pending = len - uploaded;
-    if pending >= PART_SIZE as u64 || (state.finished && state.upload_id.is_some() && pending > 0)
-    {
+    if pending >= PART_SIZE as u64 || (state.finished && state.upload_id.is_some() && pending > 0) {
         let upload_id = match &state.upload_id {
             Some(id) => id.clone(),
             None => {
@@ -562,6 +569,9 @@ mod tests {
         assert!(!restarted.finished);
 
         assert_eq!(UploadState::parse(""), UploadState::default());
-        assert_eq!(UploadState::parse("garbage\n\0\npart x y z\n"), UploadState::default());
+        assert_eq!(
+            UploadState::parse("garbage\n\0\npart x y z\n"),
+            UploadState::default()
+        );
     }
 }
