@@ -900,10 +900,21 @@ impl Worker {
     }
 
     fn record(&mut self, recording: RecordingKey, stream: Stream, packet: &rtc::rtp::Packet) {
+        let Some((recorder, publisher)) = self.recordings.get_mut(&recording) else {
+            return;
+        };
+        let now = Instant::now();
+        recorder.push(stream, packet, now);
+        // Fragments start at keyframes: keep them coming about every fragment length.
+        if stream == Stream::CameraVideo
+            && recorder.keyframe_due(now)
+            && let Some(publisher) = *publisher
+        {
+            self.request_keyframe(publisher, false);
+        }
         let Some((recorder, _)) = self.recordings.get_mut(&recording) else {
             return;
         };
-        recorder.push(stream, packet, Instant::now());
         let mut overflow = false;
         while let Some(bytes) = recorder.poll_output() {
             if self

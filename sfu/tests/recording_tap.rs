@@ -93,3 +93,69 @@ async fn a_watched_camera_is_recorded_with_the_supporters_voice() {
         "{text}"
     );
 }
+
+/// A camera that sends keyframes only when asked (as browsers do) still gets a fragment about
+/// every two seconds while it is recorded: the recording asks for keyframes on that rhythm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_camera_is_asked_for_a_keyframe_every_fragment() {
+    let (sfu, _events, mut recordings) = SfuHandle::start_with_recordings(SfuConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        advertised_ip: None,
+    })
+    .unwrap();
+    let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;
+    let mut supporter = join(&sfu, PeerId(2), PeerRole::Subscriber { slots: 1 }, None).await;
+    camera.connect().await;
+    supporter.connect().await;
+    sfu.attach(PeerId(1), PeerId(2), 0).await.unwrap();
+    let key = RecordingKey(9);
+    sfu.start_recording(PeerId(1), key).await.unwrap();
+
+    // One keyframe at the start of a 10 s group of pictures: without requests, no other.
+    let units = h264_access_units(10, 150);
+    let (mut ts, mut next, mut plis) = (0u32, 0usize, 0usize);
+    let deadline = Instant::now() + Duration::from_secs(7);
+    while Instant::now() < deadline {
+        if camera.received.plis > plis {
+            plis = camera.received.plis;
+            next = 0;
+        }
+        camera.send_video_frame(&units[next % units.len()], ts);
+        next += 1;
+        ts = ts.wrapping_add(6000);
+        camera.pump(Duration::from_millis(33)).await;
+        supporter.pump(Duration::from_millis(33)).await;
+    }
+    sfu.stop_recording(key).await.unwrap();
+    let mut file = Vec::new();
+    let stats = loop {
+        match tokio::time::timeout(Duration::from_secs(10), recordings.recv()).await {
+            Ok(Some(RecordingEvent::Data { bytes, .. })) => file.extend_from_slice(&bytes),
+            Ok(Some(RecordingEvent::Finished { stats, .. })) => break stats,
+            other => panic!("recording stream ended early: {other:?}"),
+        }
+    };
+    // Start, then about every 2 s of the 7: at least three more requests.
+    assert!(
+        plis >= 4,
+        "only {plis} keyframe requests in 7 s of recording"
+    );
+    assert!(stats.fragments >= 3, "{stats:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rhythm.mp4");
+    std::fs::write(&path, &file).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-skip_frame", "nokey", "-count_frames"])
+        .args([
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let keyframes: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(keyframes >= 3, "{keyframes} keyframes in the file");
+}

@@ -161,6 +161,24 @@ function renderGroups() {
           'td',
           {},
           h(
+            'label',
+            { className: 'inline-check' },
+            h('input', {
+              type: 'checkbox',
+              checked: group.recording_enabled,
+              attrs: { 'aria-label': t('groups.recording_label', { name: group.name }) },
+              on: {
+                change: (/** @type {Event} */ event) =>
+                  void setRecording(group, /** @type {HTMLInputElement} */ (event.target)),
+              },
+            }),
+            h('span', { text: t(group.recording_enabled ? 'groups.recording_on' : 'groups.recording_off') }),
+          ),
+        ),
+        h(
+          'td',
+          {},
+          h(
             'div',
             { className: 'row-actions' },
             h('button', {
@@ -179,6 +197,22 @@ function renderGroups() {
       ),
     ),
   );
+}
+
+/**
+ * Switches recording of the group's sessions; the checkbox goes back if the server refuses.
+ * @param {Group} group @param {HTMLInputElement} box
+ */
+async function setRecording(group, box) {
+  const enabled = box.checked;
+  try {
+    await api('PATCH', `/api/groups/${encodeURIComponent(group.id)}`, { recording_enabled: enabled });
+    say(() => t(enabled ? 'groups.recording_switched_on' : 'groups.recording_switched_off', { name: group.name }));
+  } catch (error) {
+    box.checked = !enabled;
+    say(() => errorMessage(error));
+  }
+  await loadGroups();
 }
 
 /** @param {Group} group */

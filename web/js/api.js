@@ -14,7 +14,7 @@ import { getLang, hasText, t } from './i18n.js';
  * @typedef {{id: string, login_id: string, display_name: string, role: Role,
  *   group_id: string | null, group_name: string | null, locked: boolean,
  *   must_change_password: boolean, created_at: string}} User
- * @typedef {{id: string, name: string, created_at: string}} Group
+ * @typedef {{id: string, name: string, created_at: string, recording_enabled: boolean}} Group
  * @typedef {{id: string, group_id: string, group_name: string, name: string, created_at: string,
  *   last_seen_at: string | null, revoked_at: string | null, paired: boolean}} Device
  * @typedef {{code: string, url: string, expires_at: string, qr_svg: string}} Pairing
@@ -72,7 +72,7 @@ export class ApiError extends Error {
  * Call the API. Resolves with the parsed JSON body (or null for 204), rejects with `ApiError`.
  * @param {string} method
  * @param {string} path
- * @param {unknown} [body] sent as JSON when not undefined
+ * @param {unknown} [body] sent as JSON when not undefined; a Blob is sent as it is, with its type
  * @param {RequestOptions} [options]
  * @returns {Promise<any>}
  */
@@ -80,7 +80,9 @@ export async function api(method, path, body, options = {}) {
   method = method.toUpperCase();
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json', ...(options.headers || {}) };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const isBlob = body instanceof Blob;
+  if (isBlob) headers['Content-Type'] = /** @type {Blob} */ (body).type;
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (STATE_CHANGING.has(method) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 
   let response;
@@ -88,7 +90,7 @@ export async function api(method, path, body, options = {}) {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: isBlob ? /** @type {Blob} */ (body) : body === undefined ? undefined : JSON.stringify(body),
       credentials: options.credentials || 'same-origin',
       cache: 'no-store',
     });

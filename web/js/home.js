@@ -12,7 +12,7 @@
 //!
 //! For tests, `window.__raConsole` exposes the RTCPeerConnection (`.pc`) and the last presence.
 
-import { getConfig } from './api.js';
+import { api, errorMessage, getConfig } from './api.js';
 import { getLang, onLangChange, t } from './i18n.js';
 import { byId, h } from './dom.js';
 import { initPage } from './layout.js';
@@ -48,6 +48,10 @@ import { ReceiveMeter, createOffer, watchConnection } from './rtc.js';
  * @property {HTMLButtonElement} muteButton
  * @property {HTMLButtonElement} fullButton
  * @property {HTMLButtonElement} disconnectButton
+ * @property {HTMLButtonElement} snapshotButton
+ * @property {HTMLElement} recBadge
+ * @property {boolean} recording  the server records this camera in this session
+ * @property {boolean} thumbnailSent
  */
 
 /** sessionStorage key: device ids on screen, re-connected after a reload. */
@@ -285,6 +289,10 @@ function renderTile(tile) {
   tile.fullButton.setAttribute('aria-pressed', String(full));
   tile.fullButton.textContent = t('tile.fullscreen');
   tile.disconnectButton.textContent = t('console.disconnect');
+  tile.snapshotButton.textContent = t('tile.snapshot');
+  tile.snapshotButton.disabled = !tile.video.videoWidth;
+  tile.recBadge.hidden = !tile.recording;
+  tile.recBadge.textContent = t('tile.recording');
 }
 
 function renderFeeds() {
@@ -342,12 +350,20 @@ function createTile(slot, deviceId, name) {
   const muteButton = h('button', { type: 'button', className: 'small' });
   const fullButton = h('button', { type: 'button', className: 'small' });
   const disconnectButton = h('button', { type: 'button', className: 'small danger' });
+  const snapshotButton = h('button', { type: 'button', className: 'small' });
+  const recBadge = h('span', { className: 'tile-rec', hidden: true });
   const el = h(
     'section',
     { className: 'tile' },
-    h('div', { className: 'tile-media' }, video, overlay, h('div', { className: 'tile-info' }, label, statsText)),
+    h(
+      'div',
+      { className: 'tile-media' },
+      video,
+      overlay,
+      h('div', { className: 'tile-info' }, label, recBadge, statsText),
+    ),
     audio,
-    h('div', { className: 'tile-bar' }, muteButton, fullButton, disconnectButton),
+    h('div', { className: 'tile-bar' }, snapshotButton, muteButton, fullButton, disconnectButton),
   );
   /** @type {Tile} */
   const tile = {
@@ -370,6 +386,10 @@ function createTile(slot, deviceId, name) {
     muteButton,
     fullButton,
     disconnectButton,
+    snapshotButton,
+    recBadge,
+    recording: false,
+    thumbnailSent: false,
   };
   muteButton.addEventListener('click', () => {
     tile.muted = !tile.muted;
@@ -379,7 +399,71 @@ function createTile(slot, deviceId, name) {
   fullButton.addEventListener('click', () => toggleFullscreen(tile));
   disconnectButton.addEventListener('click', () => disconnectCamera(tile.deviceId));
   video.addEventListener('dblclick', () => toggleFullscreen(tile));
+  snapshotButton.addEventListener('click', () => void takeSnapshot(tile));
+  // The first decoded picture (and every resolution change) enables snapshots; the first one of
+  // a recorded camera becomes its recording's thumbnail.
+  video.addEventListener('resize', () => {
+    renderTile(tile);
+    void sendThumbnail(tile);
+  });
   return tile;
+}
+
+/**
+ * The tile's current picture as JPEG, at the camera's full resolution or scaled to `maxWidth`.
+ * @param {Tile} tile @param {number} [maxWidth] @returns {Promise<Blob | null>}
+ */
+function grabFrame(tile, maxWidth) {
+  const { videoWidth: width, videoHeight: height } = tile.video;
+  if (!width || !height) return Promise.resolve(null);
+  const scale = maxWidth && width > maxWidth ? maxWidth / width : 1;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  const context = canvas.getContext('2d');
+  if (!context) return Promise.resolve(null);
+  context.drawImage(tile.video, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', maxWidth ? 0.8 : 0.92));
+}
+
+/** Saves the tile's picture (full resolution) as a snapshot of the session. @param {Tile} tile */
+async function takeSnapshot(tile) {
+  const blob = await grabFrame(tile);
+  if (!blob) return;
+  tile.snapshotButton.disabled = true;
+  try {
+    const saved = await api(
+      'POST',
+      `/api/live/cameras/${encodeURIComponent(tile.deviceId)}/snapshot`,
+      blob,
+    );
+    announce(t('tile.snapshot_saved', { name: tile.name, width: saved.width, height: saved.height }));
+  } catch (error) {
+    announce(t('tile.snapshot_failed', { name: tile.name, reason: errorMessage(error) }));
+  } finally {
+    renderTile(tile);
+  }
+}
+
+/** Sends the recording's thumbnail once, from the first picture. @param {Tile} tile */
+async function sendThumbnail(tile) {
+  if (!tile.recording || tile.thumbnailSent) return;
+  tile.thumbnailSent = true;
+  const blob = await grabFrame(tile, 320);
+  if (!blob) {
+    tile.thumbnailSent = false;
+    return;
+  }
+  try {
+    await api(
+      'POST',
+      `/api/live/cameras/${encodeURIComponent(tile.deviceId)}/snapshot?kind=thumbnail`,
+      blob,
+    );
+  } catch (error) {
+    // Already there (a reload of this page) is fine; anything else is tried with a later picture.
+    if (/** @type {{code?: string}} */ (error).code !== 'already_exists') tile.thumbnailSent = false;
+  }
 }
 
 /** Points a tile at its slot's receivers in the current connection. @param {Tile} tile */
@@ -498,6 +582,7 @@ function onCameraAdded(message) {
     state.tiles.set(message.slot, tile);
   }
   tile.name = message.name;
+  tile.recording = message.recording;
   if (state.error) state.error = null;
   renderAll();
   attachTile(tile);

@@ -1,5 +1,7 @@
-//! "My recordings" (`/recordings`): the recordings of the sessions the user took part in
-//! (`GET /api/recordings`, newest first), a table on wide screens and cards on phones.
+//! "My recordings" (`/recordings`): the sessions the user took part in, newest first, each with
+//! its cameras' recordings (`GET /api/recordings`) and the snapshots taken in it
+//! (`GET /api/snapshots`); a table on wide screens and cards on phones. A recording shows the
+//! thumbnail the console sent for it.
 //!
 //! - Play opens the inline player (`<video controls>` on `/api/recordings/{id}/file`; the server
 //!   answers Range requests, so the player can seek). Download is a link with `download` to the
@@ -18,7 +20,11 @@ import { formatDate, formatTime } from './time.js';
  * @typedef {'recording' | 'complete' | 'failed'} RecordingState
  * @typedef {{id: string, device_id: string, device_name: string, started_at: string,
  *   ended_at: string | null, expires_at: string, state: RecordingState,
- *   duration_secs: number | null, size: number, sha256: string | null}} Recording
+ *   duration_secs: number | null, size: number, sha256: string | null,
+ *   session_id: string | null, container: string, thumbnail_id: string | null}} Recording
+ * @typedef {{id: string, session_id: string | null, device_name: string, taken_at: string,
+ *   width: number, height: number, size: number}} Snapshot
+ * @typedef {{key: string, started: string, recordings: Recording[], snapshots: Snapshot[]}} Session
  */
 
 /** How often the list is fetched again while a recording is in progress. */
@@ -31,6 +37,8 @@ await initPage({ current: '/recordings' });
 const state = {
   /** @type {Recording[]} */
   recordings: [],
+  /** @type {Snapshot[]} */
+  snapshots: [],
   loaded: false,
   /** @type {unknown} the last failure of loading the list, shown until a load succeeds */
   loadError: null,
@@ -55,6 +63,96 @@ const playerError = byId('player-error');
 /** @param {string} id */
 function fileUrl(id) {
   return `/api/recordings/${encodeURIComponent(id)}/file`;
+}
+
+/** @param {string} id */
+function imageUrl(id) {
+  return `/api/snapshots/${encodeURIComponent(id)}/file`;
+}
+
+/**
+ * The sessions, newest first: recordings and snapshots grouped by their session (recordings
+ * made before sessions had IDs stand alone).
+ * @returns {Session[]}
+ */
+function sessions() {
+  /** @type {Map<string, Session>} */
+  const byKey = new Map();
+  /** @param {string} key @param {string} at */
+  const sessionOf = (key, at) => {
+    let session = byKey.get(key);
+    if (!session) {
+      session = { key, started: at, recordings: [], snapshots: [] };
+      byKey.set(key, session);
+    }
+    if (Date.parse(at) < Date.parse(session.started)) session.started = at;
+    return session;
+  };
+  for (const rec of state.recordings) {
+    sessionOf(rec.session_id || `recording:${rec.id}`, rec.started_at).recordings.push(rec);
+  }
+  for (const snap of state.snapshots) {
+    sessionOf(snap.session_id || `snapshot:${snap.id}`, snap.taken_at).snapshots.push(snap);
+  }
+  return [...byKey.values()].sort((a, b) => Date.parse(b.started) - Date.parse(a.started));
+}
+
+/** @param {Session} session */
+function sessionTitle(session) {
+  const cameras = new Set(session.recordings.map((r) => r.device_name).concat(session.snapshots.map((s) => s.device_name)));
+  return t('recordings.session', {
+    time: formatTime(session.started),
+    cameras: String(cameras.size),
+    snapshots: String(session.snapshots.length),
+  });
+}
+
+/** The camera's name with its recording's thumbnail and, for WebM, a note. @param {Recording} rec */
+function cameraCell(rec) {
+  /** @type {Array<Node | string>} */
+  const parts = [];
+  if (rec.thumbnail_id) {
+    parts.push(h('img', { className: 'rec-thumb', attrs: { src: imageUrl(rec.thumbnail_id), alt: '', loading: 'lazy' } }));
+  }
+  parts.push(h('span', { className: 'rec-camera-name', text: rec.device_name }));
+  if (rec.container === 'webm') parts.push(h('small', { className: 'hint rec-format', text: t('recordings.webm_note') }));
+  return parts;
+}
+
+/** The snapshots of a session: each image, its download link and Delete. @param {Snapshot[]} snapshots */
+function gallery(snapshots) {
+  return h(
+    'ul',
+    { className: 'snapshot-list', attrs: { 'aria-label': t('recordings.snapshots') } },
+    ...snapshots.map((snap) => {
+      const label = t('recordings.snapshot_label', { name: snap.device_name, time: formatTime(snap.taken_at) });
+      return h(
+        'li',
+        { className: 'snapshot', dataset: { snapshotId: snap.id } },
+        h('img', { attrs: { src: imageUrl(snap.id), alt: label, loading: 'lazy' } }),
+        h('span', { className: 'hint', text: `${formatTime(snap.taken_at)} · ${snap.device_name} · ${snap.width}×${snap.height}` }),
+        h(
+          'div',
+          { className: 'row-actions' },
+          h('a', {
+            className: 'button small',
+            href: `${imageUrl(snap.id)}?download=1`,
+            text: t('recordings.download_jpeg'),
+            dataset: { snapshotId: snap.id, action: 'download-snapshot' },
+            attrs: { download: '', 'aria-label': `${t('recordings.download_jpeg')}: ${label}` },
+          }),
+          h('button', {
+            type: 'button',
+            className: 'small danger',
+            text: t('common.delete'),
+            dataset: { snapshotId: snap.id, action: 'delete-snapshot' },
+            attrs: { 'aria-label': `${t('common.delete')}: ${label}` },
+            on: { click: () => void deleteSnapshot(snap) },
+          }),
+        ),
+      );
+    }),
+  );
 }
 
 /**
@@ -124,22 +222,23 @@ function controls(rec) {
     attrs: { 'aria-describedby': describedBy },
     on: { click: () => openPlayer(rec) },
   });
+  const downloadText = rec.container === 'webm' ? t('recordings.download_webm') : t('recordings.download');
   /** @type {HTMLAnchorElement} */
   let download;
   if (ready) {
     download = h('a', {
       className: 'button',
       href: fileUrl(rec.id),
-      text: t('recordings.download'),
+      text: downloadText,
       dataset: { recId: rec.id, action: 'download' },
-      attrs: { download: '', 'aria-describedby': describedBy, type: 'video/mp4' },
+      attrs: { download: '', 'aria-describedby': describedBy, type: rec.container === 'webm' ? 'video/webm' : 'video/mp4' },
     });
   } else {
     // A link without href is not focusable and does nothing; role and aria-disabled keep it
     // announced as an unavailable link.
     download = h('a', {
       className: 'button',
-      text: t('recordings.download'),
+      text: downloadText,
       dataset: { recId: rec.id, action: 'download' },
       attrs: { role: 'link', 'aria-disabled': 'true', 'aria-describedby': describedBy },
     });
@@ -161,17 +260,19 @@ function controls(rec) {
   return box;
 }
 
-/** @param {Recording[]} recordings */
-function renderTable(recordings) {
+/** @param {Session[]} list */
+function renderTable(list) {
+  const columns = ['recordings.col.started', 'recordings.col.camera', 'recordings.col.duration', 'recordings.col.size',
+    'recordings.col.state', 'recordings.col.expires', 'common.actions'];
   const head = h(
     'tr',
     {},
-    ...['recordings.col.started', 'recordings.col.camera', 'recordings.col.duration', 'recordings.col.size',
-      'recordings.col.state', 'recordings.col.expires', 'common.actions'].map((key) =>
+    ...columns.map((key) =>
       h('th', { attrs: { scope: 'col' }, className: key.endsWith('duration') || key.endsWith('size') ? 'num' : '', text: t(key) }),
     ),
   );
-  const rows = recordings.map((rec) =>
+  /** @param {Recording} rec */
+  const row = (rec) =>
     h(
       'tr',
       {
@@ -179,12 +280,22 @@ function renderTable(recordings) {
         dataset: { recId: rec.id, state: rec.state },
       },
       h('th', { attrs: { scope: 'row' }, id: `rec-${rec.id}-time`, className: 'nowrap rec-time', text: formatTime(rec.started_at) }),
-      h('td', { id: `rec-${rec.id}-camera`, className: 'wrap-anywhere rec-camera', text: rec.device_name }),
+      h('td', { id: `rec-${rec.id}-camera`, className: 'wrap-anywhere rec-camera' }, ...cameraCell(rec)),
       h('td', { className: 'num rec-duration', text: formatDuration(rec.duration_secs) }),
       h('td', { className: 'num nowrap rec-size', text: sizeText(rec) }),
       h('td', { className: 'rec-state-cell' }, stateBadge(rec)),
       h('td', { className: 'nowrap rec-expires', text: formatDate(rec.expires_at) }),
       h('td', {}, controls(rec)),
+    );
+  const bodies = list.map((session) =>
+    h(
+      'tbody',
+      { className: 'session', dataset: { sessionId: session.key } },
+      h('tr', { className: 'session-row' }, h('th', { attrs: { scope: 'rowgroup', colspan: String(columns.length) }, text: sessionTitle(session) })),
+      ...session.recordings.map(row),
+      ...(session.snapshots.length
+        ? [h('tr', { className: 'snapshot-row' }, h('td', { attrs: { colspan: String(columns.length) } }, gallery(session.snapshots)))]
+        : []),
     ),
   );
   return h(
@@ -195,39 +306,51 @@ function renderTable(recordings) {
       { className: 'rec-table' },
       h('caption', { className: 'visually-hidden', text: t('recordings.list') }),
       h('thead', {}, head),
-      h('tbody', {}, ...rows),
+      ...bodies,
     ),
   );
 }
 
-/** @param {Recording[]} recordings */
-function renderCards(recordings) {
+/** @param {Session[]} list */
+function renderCards(list) {
   /**
    * @param {string} key
    * @param {Node | string} value
    */
   const fact = (key, value) => [h('dt', { text: t(key) }), h('dd', {}, value)];
   return h(
-    'ul',
-    { className: 'rec-cards', attrs: { 'aria-label': t('recordings.list') } },
-    ...recordings.map((rec) =>
+    'div',
+    { className: 'rec-sessions' },
+    ...list.map((session) =>
       h(
-        'li',
-        {
-          className: state.playing && state.playing.id === rec.id ? 'rec-card is-playing' : 'rec-card',
-          dataset: { recId: rec.id, state: rec.state },
-        },
-        h('h2', { id: `rec-${rec.id}-camera`, className: 'rec-camera', text: rec.device_name }),
-        h('p', { id: `rec-${rec.id}-time`, className: 'rec-time', text: formatTime(rec.started_at) }),
+        'section',
+        { className: 'session', dataset: { sessionId: session.key } },
+        h('h2', { className: 'session-title', text: sessionTitle(session) }),
         h(
-          'dl',
-          { className: 'rec-facts' },
-          ...fact('recordings.col.duration', formatDuration(rec.duration_secs)),
-          ...fact('recordings.col.size', sizeText(rec)),
-          ...fact('recordings.col.state', stateBadge(rec)),
-          ...fact('recordings.col.expires', formatDate(rec.expires_at)),
+          'ul',
+          { className: 'rec-cards', attrs: { 'aria-label': t('recordings.list') } },
+          ...session.recordings.map((rec) =>
+            h(
+              'li',
+              {
+                className: state.playing && state.playing.id === rec.id ? 'rec-card is-playing' : 'rec-card',
+                dataset: { recId: rec.id, state: rec.state },
+              },
+              h('h3', { id: `rec-${rec.id}-camera`, className: 'rec-camera' }, ...cameraCell(rec)),
+              h('p', { id: `rec-${rec.id}-time`, className: 'rec-time', text: formatTime(rec.started_at) }),
+              h(
+                'dl',
+                { className: 'rec-facts' },
+                ...fact('recordings.col.duration', formatDuration(rec.duration_secs)),
+                ...fact('recordings.col.size', sizeText(rec)),
+                ...fact('recordings.col.state', stateBadge(rec)),
+                ...fact('recordings.col.expires', formatDate(rec.expires_at)),
+              ),
+              controls(rec),
+            ),
+          ),
         ),
-        controls(rec),
+        ...(session.snapshots.length ? [gallery(session.snapshots)] : []),
       ),
     ),
   );
@@ -248,11 +371,13 @@ function render() {
   byId('recordings-loading').hidden = state.loaded || !!state.loadError;
   showError(byId('recordings-error'), state.loadError ? errorMessage(state.loadError) : null);
   showStatus(byId('recordings-status'), state.status ? state.status() : null);
-  byId('recordings-empty').hidden = !state.loaded || state.recordings.length > 0;
-  if (!state.loaded || state.recordings.length === 0) {
+  const empty = state.recordings.length === 0 && state.snapshots.length === 0;
+  byId('recordings-empty').hidden = !state.loaded || !empty;
+  if (!state.loaded || empty) {
     listBox.replaceChildren();
   } else {
-    listBox.replaceChildren(phoneQuery.matches ? renderCards(state.recordings) : renderTable(state.recordings));
+    const list = sessions();
+    listBox.replaceChildren(phoneQuery.matches ? renderCards(list) : renderTable(list));
   }
   renderPlayer();
 
@@ -335,14 +460,32 @@ async function deleteRecording(rec) {
   byId('recordings-heading').focus();
 }
 
+/** @param {Snapshot} snap */
+async function deleteSnapshot(snap) {
+  const params = { name: snap.device_name, time: formatTime(snap.taken_at) };
+  const deleted = await confirmDialog(t('recordings.snapshot_delete_confirm', params), t('common.delete'), async () => {
+    try {
+      await api('DELETE', `/api/snapshots/${encodeURIComponent(snap.id)}`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+  });
+  if (!deleted) return;
+  state.snapshots = state.snapshots.filter((s) => s.id !== snap.id);
+  state.status = () => t('recordings.snapshot_deleted', params);
+  render();
+  byId('recordings-heading').focus();
+}
+
 async function load() {
   const seq = ++state.loadSeq;
   if (state.pollTimer) clearTimeout(state.pollTimer);
   state.pollTimer = null;
   try {
-    const answer = await api('GET', '/api/recordings');
+    const [answer, images] = await Promise.all([api('GET', '/api/recordings'), api('GET', '/api/snapshots')]);
     if (seq !== state.loadSeq) return;
     state.recordings = Array.isArray(answer && answer.recordings) ? answer.recordings : [];
+    state.snapshots = Array.isArray(images && images.snapshots) ? images.snapshots : [];
     state.loaded = true;
     state.loadError = null;
     // A recording in the player that was deleted elsewhere leaves the player.

@@ -165,7 +165,13 @@ pub struct Recorder {
     sequence: u32,
     output: VecDeque<Vec<u8>>,
     stats: RecorderStats,
+    /// When the last video keyframe arrived, and when one was last asked for.
+    last_keyframe: Option<Instant>,
+    last_keyframe_ask: Option<Instant>,
 }
+
+/// A keyframe is asked for at most this often while one is overdue.
+const KEYFRAME_ASK_INTERVAL_MS: u64 = 1000;
 
 fn opus_duration(toc_and_more: &[u8]) -> u32 {
     let Some(&toc) = toc_and_more.first() else {
@@ -210,7 +216,28 @@ impl Recorder {
             sequence: 1,
             output: VecDeque::new(),
             stats: RecorderStats::default(),
+            last_keyframe: None,
+            last_keyframe_ask: None,
         }
+    }
+
+    /// Whether the camera should be asked for a keyframe now: the last one is older than a
+    /// fragment, so the next fragment could not start on time (browsers send keyframes rarely
+    /// on their own, which would make fragments — and what a crash can lose — minutes long).
+    /// Answers `true` at most once per second while that lasts.
+    pub fn keyframe_due(&mut self, at: Instant) -> bool {
+        let Some(last) = self.last_keyframe else {
+            return false;
+        };
+        let overdue = at.saturating_duration_since(last).as_secs() >= FRAGMENT_TARGET_SECS;
+        let asked_recently = self.last_keyframe_ask.is_some_and(|asked| {
+            at.saturating_duration_since(asked).as_millis() < u128::from(KEYFRAME_ASK_INTERVAL_MS)
+        });
+        if overdue && !asked_recently {
+            self.last_keyframe_ask = Some(at);
+            return true;
+        }
+        false
     }
 
     pub fn stats(&self) -> RecorderStats {
@@ -237,6 +264,9 @@ impl Recorder {
                     self.assembler
                         .push(h.sequence_number, h.timestamp, h.marker, &packet.payload);
                 for unit in units {
+                    if unit.keyframe {
+                        self.last_keyframe = Some(at);
+                    }
                     self.video_frame(h.ssrc, unit, elapsed);
                 }
                 self.stats.video_frames_dropped = self.assembler.frames_dropped;
