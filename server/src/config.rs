@@ -411,6 +411,11 @@ impl Config {
         self.time_zone.parse().unwrap_or(chrono_tz::Asia::Tokyo)
     }
 
+    /// Tail journals of running recordings (always on local disk, whatever the object store).
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+
     pub fn spool_dir(&self) -> PathBuf {
         self.spool_dir
             .clone()

@@ -71,6 +71,7 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         state.clock.as_ref(),
         &state.keyring,
         &state.store,
+        &state.config.journal_dir(),
     )
     .await;
     if recovered > 0 {

@@ -67,6 +67,36 @@ pub struct Settings {
     pub keyring: Keyring,
     pub store: ObjectStore,
     pub retention_days: u32,
+    /// Local directory of tail journals: the not-yet-sealed end of each running recording, so
+    /// that a crash loses nothing handed to the writer (see [`Encryptor::seal_tail`]).
+    pub journal_dir: std::path::PathBuf,
+}
+
+/// Where the tail journal of an object lives.
+pub fn journal_path(dir: &std::path::Path, object_key: &str) -> std::path::PathBuf {
+    dir.join(format!("{object_key}.tail"))
+}
+
+/// Replaces the journal atomically (write, sync, rename): a crash leaves the old one or the new.
+async fn write_journal(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = path.with_extension("tail.tmp");
+    let mut file = tokio::fs::File::create(&tmp).await?;
+    file.write_all(bytes).await?;
+    file.sync_data().await?;
+    drop(file);
+    tokio::fs::rename(&tmp, path).await
+}
+
+async fn remove_journal(settings: &Settings, object_key: &str) {
+    match tokio::fs::remove_file(journal_path(&settings.journal_dir, object_key)).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(%error, object_key, "cannot remove a tail journal"),
+    }
 }
 
 impl RecordingService {
@@ -217,6 +247,8 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
     writer.plaintext += bytes.len() as u64;
     let sealed = writer.encryptor.update(bytes);
     if sealed.is_empty() {
+        // Nothing sealed yet, but the fragment must survive a crash all the same.
+        journal_tail(settings, writer).await;
         return;
     }
     writer.stored += sealed.len() as u64;
@@ -225,6 +257,7 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
     // disk's: the rest of the recording could only leave a hole, so it stops here.
     match settings.store.append(&writer.object_key, &sealed).await {
         Ok(()) => {
+            journal_tail(settings, writer).await;
             let _ = settings
                 .db
                 .update_recording_progress(
@@ -239,6 +272,18 @@ async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
             tracing::error!(%error, recording = %writer.id, "cannot store recording data; the recording ends here");
             writer.failed = true;
         }
+    }
+}
+
+/// Journals the unsealed end of the recording (after every fragment the SFU hands over).
+async fn journal_tail(settings: &Settings, writer: &mut Writer) {
+    let Some(tail) = writer.encryptor.seal_tail() else {
+        return;
+    };
+    let path = journal_path(&settings.journal_dir, &writer.object_key);
+    if let Err(error) = write_journal(&path, &tail).await {
+        // Only the crash case loses by this: the last fragment could not be journalled.
+        tracing::warn!(%error, recording = %writer.id, "cannot write the tail journal");
     }
 }
 
@@ -259,6 +304,7 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
             Some("no media was received; nothing kept".into()),
         )
         .await;
+        remove_journal(settings, &writer.object_key).await;
         return;
     }
     if !writer.failed {
@@ -294,6 +340,8 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     if let Err(error) = result {
         tracing::error!(%error, recording = %writer.id, "cannot mark a recording finished");
     }
+    // The object is finished (or given up): its journal has served its purpose.
+    remove_journal(settings, &writer.object_key).await;
     audit(
         &settings.db,
         now,
@@ -317,7 +365,13 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
 /// which still holds every byte; only a recording whose bytes are gone (a lost spool) is marked
 /// failed, and one whose store cannot be reached now is left for the next start. Returns how
 /// many were recovered.
-pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &ObjectStore) -> usize {
+pub async fn recover(
+    db: &Db,
+    clock: &dyn Clock,
+    keyring: &Keyring,
+    store: &ObjectStore,
+    journal_dir: &std::path::Path,
+) -> usize {
     use crate::storage::crypto::{CHUNK_SIZE, HEADER_LEN, TAG_LEN, WrappedKey, decrypt_chunks};
     let stale = match db.recordings_in_progress().await {
         Ok(list) => list,
@@ -385,9 +439,25 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
                 .read_range(&recording.object_key, HEADER_LEN as u64..keep)
                 .await?;
             // None of the stored chunks is the final one (that is what we add now).
-            let plain = decrypt_chunks(&key, &object_id, 0, &ciphertext, chunks + 1)
+            let mut plain = decrypt_chunks(&key, &object_id, 0, &ciphertext, chunks + 1)
                 .map_err(|e| crate::storage::objects::StoreError::S3(e.to_string()))?;
-            let tail = Encryptor::resume(key.clone(), &object_id, chunks).finish();
+            // What the writer had not sealed yet is in the tail journal, when it belongs right
+            // after the stored chunks (an older journal's data is already in them).
+            let journal = journal_path(journal_dir, &recording.object_key);
+            let mut resumed = Encryptor::resume(key.clone(), &object_id, chunks);
+            if let Ok(bytes) = tokio::fs::read(&journal).await {
+                match crate::storage::crypto::open_tail(&key, &object_id, &bytes) {
+                    Ok((index, tail_plain)) if index == chunks => {
+                        let _ = resumed.update(&tail_plain);
+                        plain.extend_from_slice(&tail_plain);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, recording = %recording.id, "recovery: tail journal unusable");
+                    }
+                }
+            }
+            let tail = resumed.finish();
             store.append(&recording.object_key, &tail).await?;
             store.finish(&recording.object_key).await?;
             Ok::<_, crate::storage::objects::StoreError>((plain, keep + tail.len() as u64))
@@ -400,6 +470,8 @@ pub async fn recover(db: &Db, clock: &dyn Clock, keyring: &Keyring, store: &Obje
             .max(recording.started_at);
         match outcome {
             Ok((plain, stored)) => {
+                let _ =
+                    tokio::fs::remove_file(journal_path(journal_dir, &recording.object_key)).await;
                 let sha = hex::encode(Sha256::digest(&plain));
                 let _ = db
                     .finish_recording(

@@ -46,6 +46,7 @@ impl AppState {
                 keyring: keyring.clone(),
                 store: store.clone(),
                 retention_days: config.recording_retention_days,
+                journal_dir: config.journal_dir(),
             },
             recording_events,
         );

@@ -120,6 +120,7 @@ async fn a_thirty_second_outage_loses_nothing() {
             keyring: app.state.keyring.clone(),
             store: store.clone(),
             retention_days: 30,
+            journal_dir: dir.path().join("journal"),
         },
         rx,
     );

@@ -29,6 +29,7 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
             keyring: app.state.keyring.clone(),
             store: app.state.store.clone(),
             retention_days: 30,
+            journal_dir: app.state.config.journal_dir(),
         },
         rx,
     );
@@ -49,6 +50,7 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
     // Six seconds of real H.264 go through the muxer and the writer...
     let start = Instant::now();
     let mut recorder = Recorder::new(start);
+    let mut handed_over = Vec::new();
     for (i, packet) in h264_rtp(&h264_clip("640x480", 6, 15), 5, 100, 1000)
         .iter()
         .enumerate()
@@ -59,6 +61,7 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
             start + Duration::from_millis(i as u64 * 10),
         );
         while let Some(bytes) = recorder.poll_output() {
+            handed_over.extend_from_slice(&bytes);
             tx.send(RecordingEvent::Data {
                 recording: key,
                 bytes,
@@ -106,6 +109,7 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
         app.state.clock.as_ref(),
         &app.state.keyring,
         &store,
+        &app.state.config.journal_dir(),
     )
     .await;
     store.resume_uploads();
@@ -142,6 +146,25 @@ async fn an_interrupted_recording_is_finished_on_the_next_start() {
     let response = app.send(request).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mp4 = response.into_body().collect().await.unwrap().to_bytes();
+    // Every byte the writer was handed survives, including the part not yet sealed into a
+    // whole chunk (it was in the tail journal).
+    assert_eq!(
+        mp4.len(),
+        handed_over.len(),
+        "nothing handed to the writer is lost"
+    );
+    assert!(
+        mp4 == handed_over,
+        "the recovered content is exactly what was written"
+    );
+    assert!(
+        !app.state
+            .config
+            .journal_dir()
+            .join(format!("{}.tail", row.object_key))
+            .exists(),
+        "the journal is gone once used"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("recovered.mp4");
     std::fs::write(&path, &mp4).unwrap();

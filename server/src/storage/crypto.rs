@@ -215,6 +215,60 @@ pub struct Encryptor {
     next_index: u64,
     buffer: Vec<u8>,
     started: bool,
+    /// Tail journals sealed so far (each gets its own nonce).
+    tails: u32,
+}
+
+/// Starts a tail journal (see [`Encryptor::seal_tail`]).
+pub const TAIL_MAGIC: &[u8; 8] = b"RATAIL1\0";
+const TAIL_HEADER_LEN: usize = 8 + 8 + 4;
+
+/// A tail journal's nonce: the counter with its top bit set, then the chunk index. Chunk nonces
+/// have zeros where the counter is, so the two never meet.
+fn tail_nonce(index: u64, counter: u32) -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    nonce[..4].copy_from_slice(&(counter | 0x8000_0000).to_be_bytes());
+    nonce[4..].copy_from_slice(&index.to_be_bytes());
+    nonce
+}
+
+fn tail_aad(object_id: &str, index: u64) -> Vec<u8> {
+    let mut aad = b"remote-assist tail\0".to_vec();
+    aad.extend_from_slice(object_id.as_bytes());
+    aad.extend_from_slice(&index.to_be_bytes());
+    aad
+}
+
+/// Opens a tail journal written by [`Encryptor::seal_tail`]: the index of the chunk it would
+/// become and its plaintext. Anything damaged or forged is an error.
+pub fn open_tail(
+    key: &DataKey,
+    object_id: &str,
+    journal: &[u8],
+) -> Result<(u64, Vec<u8>), CryptoError> {
+    if journal.len() < TAIL_HEADER_LEN + TAG_LEN || &journal[..8] != TAIL_MAGIC {
+        return Err(CryptoError::BadHeader);
+    }
+    let index = u64::from_be_bytes(journal[8..16].try_into().expect("8 bytes"));
+    let counter = u32::from_be_bytes(journal[16..20].try_into().expect("4 bytes"));
+    if counter & 0x8000_0000 != 0 {
+        return Err(CryptoError::BadHeader);
+    }
+    let body = &journal[TAIL_HEADER_LEN..];
+    let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
+    if ciphertext.len() > CHUNK_SIZE {
+        return Err(CryptoError::BadHeader);
+    }
+    let mut plain = ciphertext.to_vec();
+    key.cipher()
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&tail_nonce(index, counter)),
+            &tail_aad(object_id, index),
+            &mut plain,
+            Tag::from_slice(tag),
+        )
+        .map_err(|_| CryptoError::Tampered(index))?;
+    Ok((index, plain))
 }
 
 impl Encryptor {
@@ -231,7 +285,38 @@ impl Encryptor {
             next_index,
             buffer: Vec::with_capacity(CHUNK_SIZE),
             started: next_index > 0,
+            tails: 0,
         }
+    }
+
+    /// The plaintext not yet sealed into a chunk (at most one chunk's worth), encrypted as a
+    /// *tail journal*: kept on local disk beside a recording while it runs, so that a crash
+    /// loses nothing that was handed to the writer — recovery seals it as the final chunk.
+    /// Each call uses a fresh nonce from a separate nonce space; `None` when nothing is pending.
+    pub fn seal_tail(&mut self) -> Option<Vec<u8>> {
+        if self.buffer.is_empty() || self.tails == 0x7FFF_FFFF {
+            return None;
+        }
+        let counter = self.tails;
+        self.tails += 1;
+        let index = self.next_index;
+        let mut out = Vec::with_capacity(TAIL_HEADER_LEN + self.buffer.len() + TAG_LEN);
+        out.extend_from_slice(TAIL_MAGIC);
+        out.extend_from_slice(&index.to_be_bytes());
+        out.extend_from_slice(&counter.to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(&self.buffer);
+        let tag = self
+            .key
+            .cipher()
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&tail_nonce(index, counter)),
+                &tail_aad(&self.object_id, index),
+                &mut out[start..],
+            )
+            .expect("AES-GCM encryption of a chunk cannot fail");
+        out.extend_from_slice(&tag);
+        Some(out)
     }
 
     pub fn chunks_written(&self) -> u64 {
@@ -435,6 +520,38 @@ pub fn load_or_create_master_key(path: &std::path::Path, id: &str) -> Result<Mas
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_journals_round_trip_and_refuse_tampering() {
+        let key = DataKey::generate();
+        let mut enc = Encryptor::new(key.clone(), "obj");
+        let _ = enc.update(&sample(CHUNK_SIZE + 1000));
+        assert_eq!(enc.chunks_written(), 1);
+        let first = enc.seal_tail().unwrap();
+        let _ = enc.update(b"more");
+        let second = enc.seal_tail().unwrap();
+        let (index, plain) = open_tail(&key, "obj", &second).unwrap();
+        assert_eq!(index, 1);
+        assert_eq!(plain.len(), 1004);
+        assert_eq!(&plain[1000..], b"more");
+        // Each journal has its own nonce: same index, different ciphertext prefix.
+        assert_ne!(
+            first[TAIL_HEADER_LEN..TAIL_HEADER_LEN + 16],
+            second[TAIL_HEADER_LEN..TAIL_HEADER_LEN + 16]
+        );
+        let mut bad = second.clone();
+        bad[TAIL_HEADER_LEN + 3] ^= 1;
+        assert!(open_tail(&key, "obj", &bad).is_err());
+        assert!(open_tail(&key, "other object", &second).is_err());
+        assert!(open_tail(&DataKey::generate(), "obj", &second).is_err());
+        assert!(open_tail(&key, "obj", &second[..10]).is_err());
+        let mut index_moved = second.clone();
+        index_moved[15] = 9;
+        assert!(open_tail(&key, "obj", &index_moved).is_err());
+        // Nothing pending: no journal.
+        let mut empty = Encryptor::new(key, "obj");
+        assert!(empty.seal_tail().is_none());
+    }
 
     fn sample(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()

@@ -65,6 +65,35 @@ export class ApiClient {
   }
 
   /**
+   * GET a file with the session cookie: status, content type and the bytes.
+   * @param {string} path
+   * @returns {Promise<{status: number, type: string, bytes: Buffer}>}
+   */
+  download(path) {
+    const url = new URL(path, this.baseUrl);
+    /** @type {Record<string, string>} */
+    const headers = {};
+    if (this.cookie) headers.Cookie = this.cookie;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers, rejectUnauthorized: false, timeout: 30_000 }, (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode || 0,
+            type: String(res.headers['content-type'] || ''),
+            bytes: Buffer.concat(chunks),
+          }),
+        );
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
+      req.end();
+    });
+  }
+
+  /**
    * Like raw(), but a non-2xx answer throws with the server's error.
    * @param {string} method
    * @param {string} path

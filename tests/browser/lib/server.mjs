@@ -44,6 +44,7 @@ function serverEnv() {
  *   socket (`media on udp://ADDRESS:PORT (advertised as IP)`), when the server printed it
  * @property {() => string} output          everything printed so far (stdout + stderr)
  * @property {() => Promise<void>} stop     SIGTERM, then SIGKILL after 5 s; idempotent
+ * @property {() => Promise<void>} kill     SIGKILL at once (a crash), keeping the data directory
  */
 
 /**
@@ -153,6 +154,17 @@ export async function startServer(options = {}) {
     if (freshDir && !process.env.RA_E2E_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
   }
 
+  /** What `kill -9` does: no shutdown of any kind. The data directory stays for a restart. */
+  async function kill() {
+    if (stopped) return;
+    stopped = true;
+    if (!exited) {
+      child.kill('SIGKILL');
+      await exitPromise;
+    }
+    log.end();
+  }
+
   try {
     await new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -185,6 +197,7 @@ export async function startServer(options = {}) {
     media: found.media,
     output: () => all,
     stop,
+    kill,
   };
 }
 
