@@ -58,7 +58,13 @@ struct Writer {
     stored: u64,
     meta: RecordingMeta,
     failed: bool,
+    /// `mp4`, or `webm` once the first bytes say so (a VP8 camera).
+    container: &'static str,
 }
+
+/// WebM recordings larger than this are kept as streamed (playable, but without a duration
+/// and seek index) rather than rewritten in memory.
+pub const MAX_WEBM_FINALIZE_BYTES: u64 = 512 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -235,6 +241,7 @@ async fn start(settings: &Settings, meta: &RecordingMeta) -> Option<(RecordingId
             stored: 0,
             meta: meta.clone(),
             failed: false,
+            container: "mp4",
         },
     ))
 }
@@ -242,6 +249,13 @@ async fn start(settings: &Settings, meta: &RecordingMeta) -> Option<(RecordingId
 async fn write(settings: &Settings, writer: &mut Writer, bytes: &[u8]) {
     if writer.failed {
         return;
+    }
+    if writer.plaintext == 0 && bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        // EBML: the SFU records this camera (VP8) as WebM.
+        writer.container = "webm";
+        if let Err(error) = settings.db.set_recording_container(writer.id, "webm").await {
+            tracing::error!(%error, recording = %writer.id, "cannot note the WebM container");
+        }
     }
     writer.sha.update(bytes);
     writer.plaintext += bytes.len() as u64;
@@ -342,6 +356,9 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     }
     // The object is finished (or given up): its journal has served its purpose.
     remove_journal(settings, &writer.object_key).await;
+    if writer.container == "webm" && !writer.failed {
+        finalize_webm(settings, writer.id).await;
+    }
     audit(
         &settings.db,
         now,
@@ -356,6 +373,97 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
         Some(format!("{} bytes", writer.plaintext)),
     )
     .await;
+}
+
+/// Rewrites a finished, streamed WebM recording into its seekable form (Duration and Cues) as a
+/// new object under a new data key, then points the row at it and lets the old object go. Until
+/// that swap the streamed file stays the recording (playable); a failure only logs.
+async fn finalize_webm(settings: &Settings, id: RecordingId) {
+    let Ok(Some(row)) = settings.db.recording(id).await else {
+        return;
+    };
+    if row.plaintext_bytes as u64 > MAX_WEBM_FINALIZE_BYTES {
+        tracing::warn!(recording = %id, bytes = row.plaintext_bytes, "WebM too large to finalize; kept as streamed");
+        return;
+    }
+    let object_id = id.to_string();
+    let streamed = match crate::storage::read_sealed(
+        &settings.keyring,
+        &settings.store,
+        &row.object_key,
+        &row.key_id,
+        &row.wrapped_key,
+        &object_id,
+    )
+    .await
+    {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(%error, recording = %id, "cannot read the WebM back to finalize it");
+            return;
+        }
+    };
+    let finalized = match remote_assist_sfu::record::webm::finalize(&streamed) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(%error, recording = %id, "cannot finalize the WebM");
+            return;
+        }
+    };
+    let new_key = format!("recordings/{}.final.enc", id);
+    // Should anything below fail, the new object is already queued for removal.
+    if let Err(error) = settings
+        .db
+        .queue_object_deletion_now(&new_key, settings.clock.now_millis())
+        .await
+    {
+        tracing::error!(%error, "cannot queue the finalized object's cleanup");
+        return;
+    }
+    let sealed = match crate::storage::seal_and_store(
+        &settings.keyring,
+        &settings.store,
+        &new_key,
+        &object_id,
+        &finalized,
+    )
+    .await
+    {
+        Ok(sealed) => sealed,
+        Err(error) => {
+            tracing::error!(%error, recording = %id, "cannot store the finalized WebM");
+            return;
+        }
+    };
+    let swapped = settings
+        .db
+        .replace_recording_object(
+            id,
+            &row.object_key,
+            &crate::db::recordings::ReplacedObject {
+                object_key: &new_key,
+                key_id: &sealed.wrapped.key_id,
+                wrapped_key: &base64::engine::general_purpose::STANDARD
+                    .encode(&sealed.wrapped.blob),
+                plaintext_bytes: finalized.len() as i64,
+                stored_bytes: sealed.stored_bytes as i64,
+                sha256: &hex::encode(Sha256::digest(&finalized)),
+            },
+            settings.clock.now_millis(),
+        )
+        .await;
+    match swapped {
+        Ok(true) => {
+            // The streamed object is queued for deletion by the swap; remove it now.
+            if settings.store.delete(&row.object_key).await.is_ok() {
+                let _ = settings.db.object_deleted(&row.object_key).await;
+            }
+        }
+        Ok(false) => {} // deleted meanwhile: the queued cleanup removes the new object
+        Err(error) => {
+            tracing::error!(%error, recording = %id, "cannot switch to the finalized WebM")
+        }
+    }
 }
 
 /// Finishes recordings that a previous process left in the `recording` state (it was killed or

@@ -818,18 +818,53 @@ pub fn h264_rtp(
     first_seq: u16,
     first_ts: u32,
 ) -> Vec<rtc::rtp::Packet> {
-    let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
+    packetize(
+        rtc::rtp::codec::h264::H264Payloader::default(),
+        102,
+        units,
+        ssrc,
+        first_seq,
+        first_ts,
+    )
+}
+
+/// Real VP8 frames as RTP (RFC 7741 payload descriptors), 15 fps, from `first_seq`/`first_ts`.
+pub fn vp8_rtp(
+    frames: &[Bytes],
+    ssrc: u32,
+    first_seq: u16,
+    first_ts: u32,
+) -> Vec<rtc::rtp::Packet> {
+    packetize(
+        rtc::rtp::codec::vp8::Vp8Payloader::default(),
+        96,
+        frames,
+        ssrc,
+        first_seq,
+        first_ts,
+    )
+}
+
+/// Frames as RTP packets of at most 1100 bytes, one frame every 1/15 s (marker on the last).
+fn packetize(
+    mut payloader: impl rtc::rtp::packetizer::Payloader,
+    payload_type: u8,
+    frames: &[Bytes],
+    ssrc: u32,
+    first_seq: u16,
+    first_ts: u32,
+) -> Vec<rtc::rtp::Packet> {
     let (mut seq, mut ts) = (first_seq, first_ts);
     let mut out = Vec::new();
-    for unit in units {
-        let payloads = payloader.payload(1100, unit).unwrap();
+    for frame in frames {
+        let payloads = payloader.payload(1100, frame).unwrap();
         let n = payloads.len();
         for (i, payload) in payloads.into_iter().enumerate() {
             out.push(rtc::rtp::Packet {
                 header: rtc::rtp::header::Header {
                     version: 2,
                     marker: i + 1 == n,
-                    payload_type: 102,
+                    payload_type,
                     sequence_number: seq,
                     timestamp: ts,
                     ssrc,

@@ -906,7 +906,7 @@ impl Worker {
         let now = Instant::now();
         recorder.push(stream, packet, now);
         // Fragments start at keyframes: keep them coming about every fragment length.
-        if stream == Stream::CameraVideo
+        if matches!(stream, Stream::CameraVideo | Stream::CameraVideoVp8)
             && recorder.keyframe_due(now)
             && let Some(publisher) = *publisher
         {
@@ -1327,8 +1327,10 @@ impl Worker {
             if let Some(recording) = self.recording_of(from) {
                 let stream = match kind {
                     RtpCodecKind::Video if codec.codec == Codec::H264 => Some(Stream::CameraVideo),
+                    RtpCodecKind::Video if codec.codec == Codec::Vp8 => {
+                        Some(Stream::CameraVideoVp8)
+                    }
                     RtpCodecKind::Audio => Some(Stream::CameraAudio),
-                    // VP8 cameras: this muxer writes H.264 only (WebM is planned).
                     _ => None,
                 };
                 if let Some(stream) = stream {

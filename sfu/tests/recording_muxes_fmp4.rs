@@ -1,7 +1,8 @@
 //! RTP from real encoders (ffmpeg: H.264 constrained baseline, Opus) muxed into fragmented MP4
 //! without transcoding, checked with ffprobe: codecs, duration, every frame decodable — also
 //! with loss and reordering, sequence and timestamp wrap-around, and an SSRC change that brings
-//! a new resolution (new SPS).
+//! a new resolution (new SPS). A VP8 camera gets a WebM file instead, finalized into a seekable
+//! one (duration and cues) at the end.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use remote_assist_sfu::record::{Recorder, Stream};
+use remote_assist_sfu::record::{Container, Recorder, Stream, webm};
 use rtc::rtp::packetizer::Payloader;
 use serde_json::Value;
 
@@ -70,8 +71,30 @@ struct Source {
 }
 
 fn video_rtp(units: &[Bytes], src: &mut Source) -> Vec<(Duration, rtc::rtp::Packet)> {
+    payloaded_rtp(
+        rtc::rtp::codec::h264::H264Payloader::default(),
+        102,
+        units,
+        src,
+    )
+}
+
+fn vp8_video_rtp(frames: &[Bytes], src: &mut Source) -> Vec<(Duration, rtc::rtp::Packet)> {
+    payloaded_rtp(
+        rtc::rtp::codec::vp8::Vp8Payloader::default(),
+        96,
+        frames,
+        src,
+    )
+}
+
+fn payloaded_rtp(
+    mut payloader: impl Payloader,
+    payload_type: u8,
+    units: &[Bytes],
+    src: &mut Source,
+) -> Vec<(Duration, rtc::rtp::Packet)> {
     let mut out = Vec::new();
-    let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
     for (i, unit) in units.iter().enumerate() {
         let at = Duration::from_millis(i as u64 * 1000 / 15);
         let payloads = payloader.payload(1100, unit).unwrap();
@@ -84,7 +107,7 @@ fn video_rtp(units: &[Bytes], src: &mut Source) -> Vec<(Duration, rtc::rtp::Pack
                     header: rtc::rtp::header::Header {
                         version: 2,
                         marker: j + 1 == n,
-                        payload_type: 102,
+                        payload_type,
                         sequence_number: src.seq,
                         timestamp: src.ts,
                         ssrc: src.ssrc,
@@ -463,5 +486,106 @@ fn a_reconnect_with_a_new_resolution_continues_the_same_file() {
         (media_end(&path) - 6.5).abs() < 0.5,
         "duration {}",
         media_end(&path)
+    );
+}
+
+#[test]
+fn a_vp8_camera_is_recorded_to_a_seekable_webm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed.webm");
+    let frames = vp8_frames(6);
+    let mut video = vp8_video_rtp(
+        &frames,
+        &mut Source {
+            ssrc: 11,
+            seq: 65_000, // wraps during the clip
+            ts: 4_294_900_000,
+        },
+    );
+    // A lost packet and a swapped pair: a short freeze, never a broken picture.
+    video.remove(40);
+    video.swap(60, 61);
+    let start = Instant::now();
+    let recorder = record(
+        start,
+        vec![
+            (Stream::CameraVideoVp8, video),
+            (
+                Stream::CameraAudio,
+                audio_rtp(
+                    &opus_packets(6, 440),
+                    &mut Source {
+                        ssrc: 12,
+                        seq: 1,
+                        ts: 0,
+                    },
+                ),
+            ),
+            (
+                Stream::SupporterAudio,
+                audio_rtp(
+                    &opus_packets(6, 660),
+                    &mut Source {
+                        ssrc: 13,
+                        seq: 9,
+                        ts: 5,
+                    },
+                ),
+            ),
+        ],
+        &path,
+    );
+    assert_eq!(recorder.container(), Some(Container::Webm));
+    let stats = recorder.stats();
+    assert!(stats.fragments >= 2, "clusters of about 2 s: {stats:?}");
+    assert!(
+        stats.video_frames_dropped >= 1,
+        "the loss was noticed: {stats:?}"
+    );
+    let streamed = std::fs::read(&path).unwrap();
+    assert_eq!(&streamed[..4], &[0x1A, 0x45, 0xDF, 0xA3], "EBML");
+    // Playable as it was streamed (what a crash would leave).
+    let live = probe(&path);
+    assert_eq!(codecs(&live), vec!["vp8", "opus", "opus"], "{live}");
+    assert_eq!(
+        video_frames(&live),
+        stats.video_frames,
+        "every kept frame decodes"
+    );
+
+    let finalized = webm::finalize(&streamed).unwrap();
+    let final_path = dir.path().join("final.webm");
+    std::fs::write(&final_path, &finalized).unwrap();
+    let done = probe(&final_path);
+    assert_eq!(codecs(&done), vec!["vp8", "opus", "opus"], "{done}");
+    assert_eq!(video_frames(&done), stats.video_frames);
+    let width = done["streams"][0]["width"].as_u64().unwrap();
+    assert_eq!(width, 320);
+    let duration: f64 = done["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((duration - 6.0).abs() < 0.5, "duration {duration}");
+    assert!(
+        finalized.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]),
+        "a seek index (Cues)"
+    );
+    // Seeking lands on a picture.
+    let seek = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", "4", "-i"])
+        .arg(&final_path)
+        .args(["-frames:v", "1", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        seek.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seek.stderr)
+    );
+    assert!(
+        seek.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&seek.stderr)
     );
 }

@@ -427,6 +427,77 @@ impl Db {
     }
 }
 
+/// A recording's new object (a finalized rewrite), replacing its current one.
+pub struct ReplacedObject<'a> {
+    pub object_key: &'a str,
+    pub key_id: &'a str,
+    pub wrapped_key: &'a str,
+    pub plaintext_bytes: i64,
+    pub stored_bytes: i64,
+    pub sha256: &'a str,
+}
+
+impl Db {
+    pub async fn set_recording_container(&self, id: RecordingId, container: &str) -> DbResult<()> {
+        sqlx::query("UPDATE recordings SET container = $1 WHERE id = $2")
+            .bind(container)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Queues an object for deletion on its own (see [`Db::replace_recording_object`]).
+    pub async fn queue_object_deletion_now(
+        &self,
+        object_key: &str,
+        at: UnixMillis,
+    ) -> DbResult<()> {
+        let mut tx = self.begin_write().await?;
+        queue_object_deletion(&mut tx, object_key, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Points a recording at a new object in one transaction: the new object's pending
+    /// deletion is cancelled and the old one's is queued. `false` when the recording (or its
+    /// old object) is gone.
+    pub async fn replace_recording_object(
+        &self,
+        id: RecordingId,
+        old_key: &str,
+        new: &ReplacedObject<'_>,
+        at: UnixMillis,
+    ) -> DbResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE recordings SET object_key = $1, key_id = $2, wrapped_key = $3, \
+             plaintext_bytes = $4, stored_bytes = $5, sha256 = $6 \
+             WHERE id = $7 AND object_key = $8",
+        )
+        .bind(new.object_key)
+        .bind(new.key_id)
+        .bind(new.wrapped_key)
+        .bind(new.plaintext_bytes)
+        .bind(new.stored_bytes)
+        .bind(new.sha256)
+        .bind(id.to_string())
+        .bind(old_key)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM pending_object_deletions WHERE object_key = $1")
+            .bind(new.object_key)
+            .execute(&mut *tx)
+            .await?;
+        queue_object_deletion(&mut tx, old_key, at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// Remembers that an object's bytes must go (its key is already gone in the same transaction).
 pub(crate) async fn queue_object_deletion(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

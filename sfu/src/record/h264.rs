@@ -79,12 +79,88 @@ pub struct AccessUnit {
     pub nals: Vec<Vec<u8>>,
 }
 
+/// What the reorder buffer hands on: packets in sequence order, and gaps where packets were
+/// given up for lost.
+#[derive(Debug)]
+pub enum Delivered {
+    Packet {
+        timestamp: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    },
+    Gap,
+}
+
+/// Puts RTP packets back in sequence order (holding at most [`REORDER_WINDOW`] while one is
+/// missing), drops duplicates and late packets, and reports gaps.
 #[derive(Debug, Default)]
-pub struct H264Assembler {
+pub struct Reorder {
     seq: SeqUnwrapper,
-    ts: TimestampUnwrapper,
     next: Option<u64>,
     pending: BTreeMap<u64, (u32, bool, Vec<u8>)>,
+    pub packets_lost: u64,
+}
+
+impl Reorder {
+    pub fn push(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+        mut deliver: impl FnMut(Delivered),
+    ) {
+        let ext = self.seq.unwrap(seq);
+        if self.next.is_some_and(|n| ext < n) {
+            return; // duplicate or too late
+        }
+        self.pending
+            .insert(ext, (timestamp, marker, payload.to_vec()));
+        if self.next.is_none() {
+            self.next = Some(ext);
+        }
+        loop {
+            let next = self.next.expect("set above");
+            if let Some((timestamp, marker, payload)) = self.pending.remove(&next) {
+                self.next = Some(next + 1);
+                deliver(Delivered::Packet {
+                    timestamp,
+                    marker,
+                    payload,
+                });
+            } else if self.pending.len() > REORDER_WINDOW {
+                // Give up on the missing packet(s): jump to the oldest we have.
+                let (&oldest, _) = self.pending.iter().next().expect("non-empty");
+                self.packets_lost += oldest - next;
+                self.next = Some(oldest);
+                deliver(Delivered::Gap);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Hands on everything still held, with gaps where packets are missing.
+    pub fn flush(&mut self, mut deliver: impl FnMut(Delivered)) {
+        let pending = std::mem::take(&mut self.pending);
+        for (ext, (timestamp, marker, payload)) in pending {
+            if self.next.is_some_and(|n| ext != n) {
+                deliver(Delivered::Gap);
+            }
+            self.next = Some(ext + 1);
+            deliver(Delivered::Packet {
+                timestamp,
+                marker,
+                payload,
+            });
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct H264Assembler {
+    reorder: Reorder,
+    ts: TimestampUnwrapper,
     current: Option<(u64, Vec<Vec<u8>>)>,
     fu: Option<Vec<u8>>,
     /// A packet of the current frame was lost.
@@ -92,7 +168,6 @@ pub struct H264Assembler {
     /// Drop frames until the next keyframe.
     need_keyframe: bool,
     pub frames_dropped: u64,
-    pub packets_lost: u64,
 }
 
 impl H264Assembler {
@@ -105,11 +180,12 @@ impl H264Assembler {
 
     /// Starts over (a new SSRC): nothing from the old source is combined with the new one.
     pub fn reset(&mut self) {
+        let lost = self.reorder.packets_lost;
         *self = Self {
             frames_dropped: self.frames_dropped,
-            packets_lost: self.packets_lost,
             ..Self::new()
         };
+        self.reorder.packets_lost = lost;
     }
 
     /// Feeds one RTP packet; returns the access units it completes, in order.
@@ -120,49 +196,45 @@ impl H264Assembler {
         marker: bool,
         payload: &[u8],
     ) -> Vec<AccessUnit> {
-        let ext = self.seq.unwrap(seq);
+        let mut delivered = Vec::new();
+        self.reorder
+            .push(seq, timestamp, marker, payload, |d| delivered.push(d));
         let mut out = Vec::new();
-        if self.next.is_some_and(|n| ext < n) {
-            return out; // duplicate or too late
-        }
-        self.pending
-            .insert(ext, (timestamp, marker, payload.to_vec()));
-        if self.next.is_none() {
-            self.next = Some(ext);
-        }
-        loop {
-            let next = self.next.expect("set above");
-            if let Some((ts, marker, payload)) = self.pending.remove(&next) {
-                self.next = Some(next + 1);
-                self.packet(ts, marker, &payload, &mut out);
-            } else if self.pending.len() > REORDER_WINDOW {
-                // Give up on the missing packet(s): jump to the oldest we have.
-                let (&oldest, _) = self.pending.iter().next().expect("non-empty");
-                self.packets_lost += oldest - next;
-                self.next = Some(oldest);
-                self.broken = true;
-                self.fu = None;
-            } else {
-                break;
-            }
+        for item in delivered {
+            self.deliver(item, &mut out);
         }
         out
     }
 
     /// Emits what is still buffered (end of recording).
     pub fn flush(&mut self) -> Vec<AccessUnit> {
+        let mut delivered = Vec::new();
+        self.reorder.flush(|d| delivered.push(d));
         let mut out = Vec::new();
-        let pending = std::mem::take(&mut self.pending);
-        for (ext, (ts, marker, payload)) in pending {
-            if self.next.is_some_and(|n| ext != n) {
-                self.broken = true;
-                self.fu = None;
-            }
-            self.next = Some(ext + 1);
-            self.packet(ts, marker, &payload, &mut out);
+        for item in delivered {
+            self.deliver(item, &mut out);
         }
         self.finish_frame(&mut out);
         out
+    }
+
+    /// Packets lost for good (given up after the reorder window).
+    pub fn packets_lost(&self) -> u64 {
+        self.reorder.packets_lost
+    }
+
+    fn deliver(&mut self, item: Delivered, out: &mut Vec<AccessUnit>) {
+        match item {
+            Delivered::Gap => {
+                self.broken = true;
+                self.fu = None;
+            }
+            Delivered::Packet {
+                timestamp,
+                marker,
+                payload,
+            } => self.packet(timestamp, marker, &payload, out),
+        }
     }
 
     fn packet(&mut self, ts: u32, marker: bool, payload: &[u8], out: &mut Vec<AccessUnit>) {
@@ -442,7 +514,7 @@ mod tests {
             produced += p(&mut a, seq, 3000 * u32::from(seq)).len();
         }
         assert_eq!(produced, 0, "nothing until a keyframe");
-        assert!(a.frames_dropped > 0 && a.packets_lost == 1);
+        assert!(a.frames_dropped > 0 && a.packets_lost() == 1);
         let seq = 4 + REORDER_WINDOW as u16 + 2;
         let out = idr(&mut a, seq, 999_000);
         assert!(out.iter().any(|f| f.keyframe));

@@ -1,5 +1,6 @@
 //! Recording taps: RTP of one camera (its video and audio) and of the supporter's voice, muxed
-//! without transcoding into fragmented MP4 while the session runs.
+//! without transcoding while the session runs: into fragmented MP4 for H.264 cameras, into WebM
+//! for VP8 cameras (which MP4 players would not take). The first video packet decides.
 //!
 //! The [`Recorder`] is sans-I/O like the rest of the SFU: feed it packets with their arrival
 //! time, take finished bytes from [`Recorder::poll_output`] (the init segment first, then one
@@ -10,12 +11,16 @@
 
 pub mod h264;
 pub mod mp4;
+pub mod vp8;
+pub mod webm;
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use h264::{AccessUnit, H264Assembler, NAL_PPS, NAL_SPS, TimestampUnwrapper, sps_dimensions};
 use mp4::{Sample, TrackKind, TrackRun, TrackSpec};
+use vp8::{Vp8Assembler, Vp8Frame, keyframe_dimensions};
+use webm::{WebmTrack, WebmTrackKind};
 
 /// Fragments are cut at the first keyframe after this many seconds.
 pub const FRAGMENT_TARGET_SECS: u64 = 2;
@@ -32,9 +37,21 @@ const AUDIO_RATE: u64 = 48_000;
 /// Which stream a packet belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
+    /// The camera's H.264 video.
     CameraVideo,
+    /// The camera's VP8 video.
+    CameraVideoVp8,
     CameraAudio,
     SupporterAudio,
+}
+
+/// The file format of a recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// Fragmented MP4 (H.264 + Opus), and audio-only recordings.
+    Mp4,
+    /// WebM (VP8 + Opus): streamed while recording, [`webm::finalize`]d at the end.
+    Webm,
 }
 
 /// Maps one source's RTP timestamps onto the recording's timeline.
@@ -168,6 +185,11 @@ pub struct Recorder {
     /// When the last video keyframe arrived, and when one was last asked for.
     last_keyframe: Option<Instant>,
     last_keyframe_ask: Option<Instant>,
+    /// Decided by the first video frame (or MP4 for an audio-only recording).
+    container: Option<Container>,
+    vp8: Vp8Assembler,
+    /// VP8 picture size from the first keyframe (WebM track header).
+    vp8_size: Option<(u16, u16)>,
 }
 
 /// A keyframe is asked for at most this often while one is overdue.
@@ -218,7 +240,15 @@ impl Recorder {
             stats: RecorderStats::default(),
             last_keyframe: None,
             last_keyframe_ask: None,
+            container: None,
+            vp8: Vp8Assembler::new(),
+            vp8_size: None,
         }
+    }
+
+    /// The file format, once the first video frame (or the audio-only timeout) decided it.
+    pub fn container(&self) -> Option<Container> {
+        self.container
     }
 
     /// Whether the camera should be asked for a keyframe now: the last one is older than a
@@ -253,6 +283,24 @@ impl Recorder {
     pub fn push(&mut self, stream: Stream, packet: &rtc::rtp::Packet, at: Instant) {
         let h = &packet.header;
         match stream {
+            Stream::CameraVideoVp8 => {
+                if self.video_ssrc != Some(h.ssrc) {
+                    self.vp8.reset();
+                    self.video_ssrc = Some(h.ssrc);
+                }
+                let elapsed = self.ticks_since_start(at, VIDEO_RATE);
+                let frames =
+                    self.vp8
+                        .push(h.sequence_number, h.timestamp, h.marker, &packet.payload);
+                for frame in frames {
+                    if frame.keyframe {
+                        self.last_keyframe = Some(at);
+                    }
+                    self.vp8_frame(h.ssrc, frame, elapsed);
+                }
+                self.stats.video_frames_dropped =
+                    self.assembler.frames_dropped + self.vp8.frames_dropped;
+            }
             Stream::CameraVideo => {
                 if self.video_ssrc != Some(h.ssrc) {
                     // A reconnected camera: nothing of the old source is combined with the new.
@@ -303,7 +351,48 @@ impl Recorder {
         }
     }
 
+    fn vp8_frame(&mut self, ssrc: u32, frame: Vp8Frame, elapsed: u64) {
+        if self.container == Some(Container::Mp4) {
+            // An H.264 file cannot take VP8 (a camera that came back with the other codec).
+            self.stats.video_frames_dropped += 1;
+            return;
+        }
+        let time = self.video.time_of(ssrc, frame.timestamp as u32, elapsed);
+        if frame.keyframe {
+            if self.initialized.is_none() {
+                self.vp8_size = keyframe_dimensions(&frame.data);
+                self.container = Some(Container::Webm);
+                self.write_init(true);
+                self.fragment_start = Some(time);
+            } else if self.initialized == Some(true)
+                && self
+                    .fragment_start
+                    .is_some_and(|s| time.saturating_sub(s) >= FRAGMENT_TARGET_SECS * VIDEO_RATE)
+            {
+                self.cut(Some(time));
+                self.fragment_start = Some(time);
+            }
+        }
+        if self.initialized != Some(true) {
+            return;
+        }
+        self.video.add(
+            time,
+            Sample {
+                duration: 3000,
+                keyframe: frame.keyframe,
+                data: frame.data,
+            },
+            3000,
+        );
+        self.stats.video_frames += 1;
+    }
+
     fn video_frame(&mut self, ssrc: u32, unit: AccessUnit, elapsed: u64) {
+        if self.container == Some(Container::Webm) {
+            self.stats.video_frames_dropped += 1;
+            return;
+        }
         let mut nals = unit.nals;
         for nal in &nals {
             match nal.first().map(|h| h & 0x1F) {
@@ -335,6 +424,7 @@ impl Recorder {
         let time = self.video.time_of(ssrc, unit.timestamp as u32, elapsed);
         if unit.keyframe {
             if self.initialized.is_none() && self.sps.is_some() && self.pps.is_some() {
+                self.container = Some(Container::Mp4);
                 self.write_init(true);
                 self.fragment_start = Some(time);
                 // Audio from before the first picture starts the recording too.
@@ -362,7 +452,49 @@ impl Recorder {
         self.stats.video_frames += 1;
     }
 
+    /// The WebM tracks: VP8 video (when recorded), the camera's voice, the supporter's voice.
+    fn webm_tracks(&self) -> Vec<WebmTrack> {
+        let mut list = Vec::new();
+        if self.initialized == Some(true) {
+            let (width, height) = self.vp8_size.unwrap_or((640, 480));
+            list.push(WebmTrack {
+                number: u64::from(VIDEO_TRACK),
+                name: "camera",
+                kind: WebmTrackKind::Vp8 { width, height },
+                rate: VIDEO_RATE,
+            });
+        }
+        for (id, name) in [
+            (CAMERA_AUDIO_TRACK, "camera audio"),
+            (SUPPORTER_AUDIO_TRACK, "supporter voice"),
+        ] {
+            list.push(WebmTrack {
+                number: u64::from(id),
+                name,
+                kind: WebmTrackKind::Opus { channels: 2 },
+                rate: AUDIO_RATE,
+            });
+        }
+        list
+    }
+
+    /// One fragment in the recording's format.
+    fn fragment_bytes(&self, runs: &[TrackRun]) -> Vec<u8> {
+        match self.container {
+            Some(Container::Webm) => webm::clusters(&self.webm_tracks(), runs),
+            _ => mp4::fragment(self.sequence, runs),
+        }
+    }
+
     fn write_init(&mut self, with_video: bool) {
+        if self.container == Some(Container::Webm) {
+            self.initialized = Some(with_video);
+            let init = webm::header(&self.webm_tracks());
+            self.stats.bytes += init.len() as u64;
+            self.output.push_back(init);
+            return;
+        }
+        self.container = Some(Container::Mp4);
         let mut tracks = Vec::new();
         if with_video {
             let sps = self.sps.clone().unwrap_or_default();
@@ -426,7 +558,7 @@ impl Recorder {
         if runs.iter().all(|r| r.samples.is_empty()) {
             return;
         }
-        let fragment = mp4::fragment(self.sequence, &runs);
+        let fragment = self.fragment_bytes(&runs);
         self.sequence += 1;
         self.stats.fragments += 1;
         self.stats.bytes += fragment.len() as u64;
@@ -445,6 +577,9 @@ impl Recorder {
         for unit in self.assembler.flush() {
             self.video_frame(ssrc, unit, elapsed);
         }
+        for frame in self.vp8.flush() {
+            self.vp8_frame(ssrc, frame, elapsed);
+        }
         if self.initialized.is_none() {
             if self.camera_audio.last.is_none() && self.supporter_audio.last.is_none() {
                 return; // nothing was ever recorded
@@ -462,7 +597,7 @@ impl Recorder {
                 .take_run(SUPPORTER_AUDIO_TRACK, None, true),
         );
         if runs.iter().any(|r| !r.samples.is_empty()) {
-            let fragment = mp4::fragment(self.sequence, &runs);
+            let fragment = self.fragment_bytes(&runs);
             self.sequence += 1;
             self.stats.fragments += 1;
             self.stats.bytes += fragment.len() as u64;
