@@ -120,6 +120,10 @@ pub enum AdminCommand {
     /// Re-check a recording's integrity (decrypt it and compare its SHA-256); exit code 1 if
     /// it does not match.
     VerifyRecording { id: uuid::Uuid },
+    /// After a master-key rotation: re-wrap every recording and snapshot key still wrapped by
+    /// an earlier master key (listed in `previous_master_keys`) with the current one. The
+    /// content is not touched. Afterwards the earlier keys can be removed from the configuration.
+    RewrapKeys,
     /// List users (tab-separated).
     ListUsers {
         /// Only this group (name).
@@ -255,6 +259,44 @@ pub async fn run_admin(config: &Config, command: AdminCommand) -> anyhow::Result
             event.group_id = Some(user.group_id.to_string());
             db.insert_audit_event(&event).await?;
             println!("unlocked");
+        }
+        AdminCommand::RewrapKeys => {
+            use base64::Engine;
+            let (keyring, _) = crate::storage::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let current = keyring.current_id().to_owned();
+            let pending = db.keys_not_wrapped_by(&current).await?;
+            let (mut done, mut failed) = (0usize, 0usize);
+            for (holder, id, key_id, wrapped) in pending {
+                match crate::storage::unwrap_key(&keyring, &key_id, &wrapped, &id) {
+                    Ok(key) => {
+                        let again = keyring.wrap(&key, &id);
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(&again.blob);
+                        if db
+                            .rewrap_key(holder, &id, &key_id, &again.key_id, &encoded)
+                            .await?
+                        {
+                            done += 1;
+                        }
+                    }
+                    Err(error) => {
+                        eprintln!("cannot unwrap the key of {id} (master key {key_id:?}): {error}");
+                        failed += 1;
+                    }
+                }
+            }
+            db.insert_audit_event(&cli_event(
+                "keys.rewrap",
+                None,
+                format!("{done} keys re-wrapped with {current}; {failed} could not be"),
+            ))
+            .await?;
+            println!("re-wrapped {done} keys with master key {current}");
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} keys could not be unwrapped: add their master keys to previous_master_keys"
+            );
         }
         AdminCommand::VerifyRecording { id } => {
             let recording = db

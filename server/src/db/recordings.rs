@@ -536,3 +536,63 @@ impl Db {
         Ok(())
     }
 }
+
+/// Where a wrapped data key is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyHolder {
+    Recording,
+    Snapshot,
+}
+
+impl KeyHolder {
+    fn table(self) -> &'static str {
+        match self {
+            KeyHolder::Recording => "recordings",
+            KeyHolder::Snapshot => "snapshots",
+        }
+    }
+}
+
+impl Db {
+    /// Every wrapped data key not wrapped by master key `current`: (holder, row ID, key ID,
+    /// wrapped key).
+    pub async fn keys_not_wrapped_by(
+        &self,
+        current: &str,
+    ) -> DbResult<Vec<(KeyHolder, String, String, String)>> {
+        let mut out = Vec::new();
+        for holder in [KeyHolder::Recording, KeyHolder::Snapshot] {
+            let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
+                "SELECT id, key_id, wrapped_key FROM {} WHERE key_id <> $1",
+                holder.table()
+            ))
+            .bind(current)
+            .fetch_all(self.pool())
+            .await?;
+            out.extend(rows.into_iter().map(|(id, k, w)| (holder, id, k, w)));
+        }
+        Ok(out)
+    }
+
+    /// Replaces a row's wrapped key, if it is still the one read (`old_key_id`).
+    pub async fn rewrap_key(
+        &self,
+        holder: KeyHolder,
+        id: &str,
+        old_key_id: &str,
+        key_id: &str,
+        wrapped_key: &str,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET key_id = $1, wrapped_key = $2 WHERE id = $3 AND key_id = $4",
+            holder.table()
+        ))
+        .bind(key_id)
+        .bind(wrapped_key)
+        .bind(id)
+        .bind(old_key_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
