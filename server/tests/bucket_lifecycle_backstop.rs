@@ -12,20 +12,22 @@ use remote_assist::storage::objects::ObjectStore;
 
 fn s3_config(endpoint: &str, bucket: &str, key: &str, secret: &str) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("data");
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.media_port = 0;
-    config.object_store = ObjectStoreKind::S3;
-    config.s3_endpoint = Some(endpoint.to_owned());
-    config.s3_region = "us-east-1".into();
-    config.s3_bucket = Some(bucket.to_owned());
-    config.s3_path_style = true;
-    config.s3_access_key = Some(key.to_owned());
-    config.s3_secret_key = Some(Secret::new(secret));
-    config.s3_prefix = format!("lifecycle-{}/", uuid::Uuid::new_v4().simple());
-    config.s3_lifecycle_rule = true;
-    config.recording_retention_days = 30;
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        media_port: 0,
+        object_store: ObjectStoreKind::S3,
+        s3_endpoint: Some(endpoint.to_owned()),
+        s3_region: "us-east-1".into(),
+        s3_bucket: Some(bucket.to_owned()),
+        s3_path_style: true,
+        s3_access_key: Some(key.to_owned()),
+        s3_secret_key: Some(Secret::new(secret)),
+        s3_prefix: format!("lifecycle-{}/", uuid::Uuid::new_v4().simple()),
+        s3_lifecycle_rule: true,
+        recording_retention_days: 30,
+        ..Default::default()
+    };
     (config, dir)
 }
 
