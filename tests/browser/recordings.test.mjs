@@ -416,7 +416,7 @@ step('Download: the link is the file URL; the file is video/mp4 with the listed 
   const page = /** @type {NonNullable<typeof desk>} */ (desk).page;
   const link = recordingRow(page).getByRole('link', { name: 'MP4をダウンロード' });
   const href = /** @type {string} */ (await link.getAttribute('href'));
-  assert.equal(href, `/api/recordings/${recording.id}/file`);
+  assert.equal(href, `/api/recordings/${recording.id}/file?download=1`);
   assert.notEqual(await link.getAttribute('download'), null, 'the link has a download attribute');
   const file = await fetchFromPage(page, href);
   console.log(`# file: ${JSON.stringify({ ...file, json: undefined })}`);
@@ -512,14 +512,14 @@ step('Delete asks in a dialog, removes the row, and the file is gone', async () 
   assert.deepEqual(listed.body.recordings, []);
 });
 
-step('the audit log has the recording start, stop, download and delete', async () => {
-  const wanted = ['recording.start', 'recording.stop', 'recording.download', 'recording.delete'];
+step('the audit log has the recording start, stop, view, download and delete', async () => {
+  const wanted = ['recording.start', 'recording.stop', 'recording.view', 'recording.download', 'recording.delete'];
   const seen = await eventually(async () => {
     const answer = await admin.call('GET', '/api/audit?limit=500');
     const actions = new Set(answer.events.map((/** @type {any} */ e) => e.action));
     return wanted.every((a) => actions.has(a)) ? answer.events : null;
   }, { message: `audit events ${wanted.join(', ')}` });
-  for (const action of ['recording.download', 'recording.delete']) {
+  for (const action of ['recording.view', 'recording.download', 'recording.delete']) {
     const event = seen.find((/** @type {any} */ e) => e.action === action);
     assert.equal(event.target, recording.id, `${action} names the recording`);
   }

@@ -228,7 +228,7 @@ function controls(rec) {
   if (ready) {
     download = h('a', {
       className: 'button',
-      href: fileUrl(rec.id),
+      href: `${fileUrl(rec.id)}?download=1`,
       text: downloadText,
       dataset: { recId: rec.id, action: 'download' },
       attrs: { download: '', 'aria-describedby': describedBy, type: rec.container === 'webm' ? 'video/webm' : 'video/mp4' },

@@ -165,7 +165,7 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
 
 /// The recording as MP4 (decrypted on the fly). Supports one HTTP Range.
 #[utoipa::path(get, path = "/api/recordings/{id}/file", tag = "recordings",
-    params(("id" = String, Path)),
+    params(("id" = String, Path), super::snapshots::DownloadQuery),
     responses((status = 200, content_type = "video/mp4", body = Vec<u8>),
         (status = 206, content_type = "video/mp4", body = Vec<u8>),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -174,8 +174,10 @@ async fn download_recording(
     State(state): State<AppState>,
     me: ActiveUser,
     ApiPath(id): ApiPath<uuid::Uuid>,
+    super::ApiQuery(query): super::ApiQuery<super::snapshots::DownloadQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let attachment = query.download == Some(1);
     let recording = own_recording(&state, &me, id).await?;
     if recording.state == "recording" {
         return Err(ErrorCode::RecordingInProgress.into());
@@ -238,7 +240,13 @@ async fn download_recording(
     .map_err(|e| crate::storage::OpenError::Damaged(e.to_string()))?;
     let offset = (start - first * crypto::CHUNK_SIZE as u64) as usize;
     let body = plain[offset..offset + (end - start) as usize].to_vec();
-    let mut event = me.event(state.now(), "recording.download", Outcome::Success);
+    // One event per playback or download (players continue with further ranges).
+    let action = if attachment {
+        "recording.download"
+    } else {
+        "recording.view"
+    };
+    let mut event = me.event(state.now(), action, Outcome::Success);
     event.target = Some(recording.id.to_string());
     event.group_id = Some(recording.group_id.to_string());
     if !partial || start == 0 {
@@ -267,7 +275,10 @@ async fn download_recording(
             (header::ACCEPT_RANGES, "bytes".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{filename}\""),
+                format!(
+                    "{}; filename=\"{filename}\"",
+                    if attachment { "attachment" } else { "inline" }
+                ),
             ),
         ],
         body,
