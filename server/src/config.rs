@@ -94,6 +94,9 @@ pub struct Config {
     /// File holding the master key (64 hex characters) that wraps recording keys. Default:
     /// `data_dir/keys/master.hex`, generated on first start.
     pub master_key_file: Option<PathBuf>,
+    /// The master key itself (64 hex characters), e.g. from a secrets manager through
+    /// `RA_MASTER_KEY`; when set, `master_key_file` is not used.
+    pub master_key: Option<Secret>,
     /// ID of that master key, stored with every wrapped key (change it when rotating).
     pub master_key_id: String,
     /// Earlier master keys still needed to unwrap older recordings' keys after a rotation, as
@@ -172,6 +175,7 @@ impl Default for Config {
             s3_lifecycle_rule: false,
             spool_dir: None,
             previous_master_keys: Vec::new(),
+            master_key: None,
         }
     }
 }
@@ -323,6 +327,15 @@ impl Config {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return invalid("master_key_id must be letters, digits, '-' or '_'".into());
+        }
+        if let Some(key) = &self.master_key {
+            let text = key.expose().trim();
+            if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+                return invalid(
+                    "master_key must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32` (the value is not shown)"
+                        .into(),
+                );
+            }
         }
         for entry in &self.previous_master_keys {
             match entry.split_once(':') {
@@ -514,5 +527,15 @@ mod tests {
         };
         let err = config.validate().unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+        let config = Config {
+            master_key: Some(Secret::new("0123456789abcdefnothex-hunter2")),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("master_key") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

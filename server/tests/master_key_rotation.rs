@@ -101,4 +101,38 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
         .await
         .unwrap();
     assert_eq!(events.len(), 3);
+
+    // The master key can also come from the environment (a secrets manager), not a file.
+    let env_key = MasterKey::generate("k3");
+    let (ok, out) = rewrap(
+        &app,
+        &[
+            ("RA_MASTER_KEY", env_key.to_hex().to_string()),
+            ("RA_MASTER_KEY_ID", "k3".to_owned()),
+            (
+                "RA_PREVIOUS_MASTER_KEYS",
+                format!(r#"["k2:{}"]"#, new_file.display()),
+            ),
+        ],
+    );
+    assert!(
+        ok && out.contains("re-wrapped 1 keys with master key k3"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(env_key.to_hex().as_str()),
+        "the key is never printed"
+    );
+    let row = app.db.recording(id).await.unwrap().unwrap();
+    let content = remote_assist::storage::read_sealed(
+        &Keyring::new(env_key, Vec::new()),
+        &app.state.store,
+        &row.object_key,
+        &row.key_id,
+        &row.wrapped_key,
+        &id.to_string(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(content.len(), 150_000);
 }

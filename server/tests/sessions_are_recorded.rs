@@ -50,6 +50,7 @@ async fn a_session_is_recorded_encrypted_and_only_participants_reach_it() {
     let world = app.seed().await;
     let addr = app.serve().await;
     let (device, credential) = paired_device(&app, world.group_a, "drone").await;
+    let device_credential = credential.clone();
     let mut cam = TestPeer::new(PeerRole::Publisher).await;
     let offer = cam.offer();
     let url = format!("https://127.0.0.1:{}/whip/{device}", addr.port());
@@ -226,6 +227,36 @@ async fn a_session_is_recorded_encrypted_and_only_participants_reach_it() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{}", account.login_id);
     }
+
+    // Guessed IDs, device credentials and an expired login reach nothing either.
+    let (status, _, _) = get_bytes(
+        &app,
+        &format!("/api/recordings/{}/file", uuid::Uuid::new_v4()),
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "guessed ID");
+    let (status, _, _) = get_bytes(&app, "/api/recordings/not-a-uuid/file", &owner, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "malformed ID");
+    let device_call = Request::builder()
+        .uri(&file_path)
+        .header(header::HOST, HOST)
+        .header(header::AUTHORIZATION, format!("Bearer {device_credential}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(device_call).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "a device credential is no login"
+    );
+    {
+        let stale = app.login_as(&world.supporter_a).await;
+        app.clock.advance_secs(31 * 60);
+        let (status, _, _) = get_bytes(&app, &file_path, &stale, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "idle-expired session");
+    }
+    let owner = app.login_as(&world.supporter_a).await;
 
     // Tampering with the stored object gives an error, never wrong bytes (checked on the local
     // store, where the test can reach the bytes; the decryption path is the same for S3).

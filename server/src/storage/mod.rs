@@ -11,8 +11,14 @@ pub mod spool;
 pub async fn open(
     config: &crate::config::Config,
 ) -> Result<(crypto::Keyring, objects::ObjectStore), String> {
-    let master =
-        crypto::load_or_create_master_key(&config.master_key_file(), &config.master_key_id)?;
+    let master = match &config.master_key {
+        // Validated as 64 hex characters when the configuration was loaded.
+        Some(key) => crypto::MasterKey::from_hex(&config.master_key_id, key.expose().trim())
+            .ok_or("master_key must be 64 hex characters")?,
+        None => {
+            crypto::load_or_create_master_key(&config.master_key_file(), &config.master_key_id)?
+        }
+    };
     let mut previous = Vec::new();
     for entry in &config.previous_master_keys {
         // Validated as "ID:PATH" when the configuration was loaded.
