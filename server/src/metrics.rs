@@ -16,6 +16,12 @@ pub struct Metrics {
     pub lockouts: AtomicU64,
     pub csrf_rejections: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Supporter consoles with at least one camera (kept by the live hub).
+    pub live_sessions: AtomicU64,
+    /// Cameras in a live session.
+    pub cameras_in_sessions: AtomicU64,
+    /// Cameras with a signaling or WHIP connection.
+    pub cameras_online: AtomicU64,
 }
 
 impl Metrics {
@@ -84,6 +90,28 @@ impl Metrics {
             out,
             "# HELP ra_login_sessions Live login sessions.\n# TYPE ra_login_sessions gauge\nra_login_sessions {live_sessions}"
         );
+        for (name, help, value) in [
+            (
+                "ra_live_sessions",
+                "Supporter consoles with at least one camera (rooms).",
+                get(&self.live_sessions),
+            ),
+            (
+                "ra_live_cameras_in_sessions",
+                "Cameras in a live session.",
+                get(&self.cameras_in_sessions),
+            ),
+            (
+                "ra_live_cameras_online",
+                "Cameras connected (signaling or WHIP).",
+                get(&self.cameras_online),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP ra_start_time_seconds Process start time (Unix seconds).\n# TYPE ra_start_time_seconds gauge\nra_start_time_seconds {start_time_secs}"

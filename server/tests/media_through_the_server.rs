@@ -74,6 +74,18 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         cam.audio_packet_count() > 20,
         "the supporter's voice reached the camera"
     );
+    // While live, /metrics shows the session, its camera, the tracks and forwarding.
+    let metrics = metric_values(&app).await;
+    assert_eq!(metrics["ra_live_sessions"], 1, "{metrics:?}");
+    assert_eq!(metrics["ra_live_cameras_in_sessions"], 1);
+    assert_eq!(metrics["ra_live_cameras_online"], 1);
+    assert_eq!(metrics["ra_media_routes"], 1);
+    assert_eq!(
+        metrics["ra_media_tracks"], 2,
+        "the camera's video and the supporter's microphone: {metrics:?}"
+    );
+    assert!(metrics["ra_media_rtp_forwarded_total"] > 30);
+    assert!(metrics["ra_media_plis_sent_total"] >= 1);
     // The supporter mutes their voice for this camera: it stops.
     send(
         &mut ws,
@@ -111,4 +123,36 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         (0, 0),
         "peers and routes are cleaned up"
     );
+    let metrics = metric_values(&app).await;
+    assert_eq!(metrics["ra_media_tracks"], 0, "{metrics:?}");
+    assert_eq!(metrics["ra_live_sessions"], 0);
+    assert_eq!(metrics["ra_live_cameras_online"], 0);
+}
+
+/// `/metrics` as name → value (labelled series are left out).
+async fn metric_values(app: &TestApp) -> std::collections::HashMap<String, i64> {
+    let request = axum::http::Request::builder()
+        .uri("/metrics")
+        .header(axum::http::header::HOST, HOST)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.send(request).await;
+    use http_body_util::BodyExt;
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.contains('{'))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
 }

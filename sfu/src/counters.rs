@@ -9,6 +9,8 @@ pub struct Counters {
     pub publishers: AtomicU64,
     pub subscribers: AtomicU64,
     pub routes: AtomicU64,
+    /// Media tracks received from peers (camera video and audio, supporter microphones).
+    pub tracks: AtomicU64,
     pub packets_in: AtomicU64,
     pub bytes_in: AtomicU64,
     pub packets_out: AtomicU64,
@@ -69,6 +71,12 @@ impl Counters {
                 "Camera-to-slot routes (tracks being forwarded).",
                 "gauge",
                 g(&self.routes),
+            ),
+            (
+                "ra_media_tracks",
+                "Media tracks received from peers.",
+                "gauge",
+                g(&self.tracks),
             ),
             (
                 "ra_media_packets_in_total",

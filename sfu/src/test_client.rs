@@ -122,6 +122,8 @@ pub struct TestPeer {
     /// Outgoing senders: (sender, ssrc, kind).
     pub senders: Vec<(RTCRtpSenderId, u32, RtpCodecKind)>,
     pub track_kinds: std::collections::HashMap<String, RtpCodecKind>,
+    /// Receivers of the video tracks that opened (to send keyframe requests on).
+    pub video_receivers: Vec<rtc::rtp_transceiver::RTCRtpReceiverId>,
     seq: u16,
     audio_seq: u16,
 }
@@ -287,6 +289,7 @@ impl TestPeer {
             received: Received::default(),
             senders,
             track_kinds: Default::default(),
+            video_receivers: Vec::new(),
             seq: rand::random(),
             audio_seq: rand::random(),
         }
@@ -378,8 +381,11 @@ impl TestPeer {
                 }
                 RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
                     if let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) {
-                        self.track_kinds
-                            .insert(init.track_id.clone(), receiver.track().kind());
+                        let kind = receiver.track().kind();
+                        self.track_kinds.insert(init.track_id.clone(), kind);
+                        if kind == RtpCodecKind::Video {
+                            self.video_receivers.push(init.receiver_id);
+                        }
                     }
                 }
                 _ => {}
@@ -404,6 +410,22 @@ impl TestPeer {
                 _ => {}
             }
         }
+    }
+
+    /// Sends a picture loss indication for the video this peer receives with `media_ssrc`, as
+    /// a browser does when its decoder lost the picture.
+    pub fn send_pli(&mut self, media_ssrc: u32) {
+        let Some(&receiver) = self.video_receivers.first() else {
+            return;
+        };
+        if let Some(mut receiver) = self.pc.rtp_receiver(receiver) {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            let _ = receiver.write_rtcp(Instant::now(), vec![Box::new(pli)]);
+        }
+        self.flush();
     }
 
     pub async fn connect(&mut self) {

@@ -68,8 +68,7 @@ pub(crate) fn spawn(
     recording_tx: mpsc::Sender<RecordingEvent>,
     counters: Arc<Counters>,
 ) -> std::io::Result<SocketAddr> {
-    let socket = std::net::UdpSocket::bind(config.bind)?;
-    socket.set_nonblocking(true)?;
+    let socket = bind_media_socket(config.bind)?;
     let local_addr = socket.local_addr()?;
     let advertised = SocketAddr::new(
         config.advertised_ip.unwrap_or(local_addr.ip()),
@@ -107,6 +106,27 @@ pub(crate) fn spawn(
             });
         })?;
     Ok(local_addr)
+}
+
+/// Kernel buffer asked for on the media socket, each way. One socket carries every peer, so a
+/// short stall of the worker (a busy machine) must not overflow the default ~200 KB and drop a
+/// handshake or a keyframe. The kernel may grant less (`net.core.rmem_max`); logged at start.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn bind_media_socket(bind: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let domain = socket2::Domain::for_address(bind);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: a smaller buffer still works, it only drops sooner under load.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES);
+    socket.bind(&bind.into())?;
+    socket.set_nonblocking(true)?;
+    tracing::debug!(
+        receive = socket.recv_buffer_size().unwrap_or(0),
+        send = socket.send_buffer_size().unwrap_or(0),
+        "media socket buffers"
+    );
+    Ok(socket.into())
 }
 
 /// The codecs we forward; anything else is dropped.
@@ -307,9 +327,11 @@ fn random_string(len: usize) -> String {
         .collect()
 }
 
+/// What we offer browsers for video: transport-wide congestion control (the SFU answers the
+/// camera's transport-cc sequence numbers with feedback, which drives its bandwidth estimate),
+/// keyframe requests and NACK. No REMB: this SFU does not produce REMB, so it does not offer it.
 fn video_feedback() -> Vec<RTCPFeedback> {
     [
-        ("goog-remb", ""),
         ("transport-cc", ""),
         ("ccm", "fir"),
         ("nack", ""),
@@ -985,6 +1007,10 @@ impl Worker {
             c.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         };
         dec(&self.counters.peers);
+        self.counters.tracks.fetch_sub(
+            peer.remote.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         match peer.role {
             Role::Publisher { routes, .. } => {
                 dec(&self.counters.publishers);
@@ -1209,6 +1235,9 @@ impl Worker {
                     .codec(init.ssrc)
                     .map(|c| CodecId::from_codec(&c.mime_type, &c.sdp_fmtp_line))
                     .unwrap_or(CodecId::from_codec("", ""));
+                if !peer.remote.contains_key(&init.track_id) {
+                    Counters::add(&self.counters.tracks, 1);
+                }
                 peer.remote.insert(
                     init.track_id.clone(),
                     (

@@ -58,10 +58,17 @@ export const KNOWN_ACTIONS = [
   'live.call_for_help',
   'recording.start',
   'recording.stop',
+  'recording.view',
   'recording.download',
+  'recording.thumbnail',
   'recording.delete',
   'recording.verify',
   'recording.expire',
+  'snapshot.take',
+  'snapshot.download',
+  'snapshot.delete',
+  'snapshot.expire',
+  'keys.rewrap',
   'deletions.export',
 ];
 

@@ -229,6 +229,13 @@ const ja = {
   'action.recording.expire': '保存期間満了による録画の削除',
   'action.deletions.export': '削除記録のエクスポート',
   'action.recording.download': '録画のダウンロード',
+  'action.recording.view': '録画の再生',
+  'action.recording.thumbnail': '録画のサムネイル登録',
+  'action.snapshot.take': 'スナップショットの保存',
+  'action.snapshot.download': 'スナップショットのダウンロード',
+  'action.snapshot.delete': 'スナップショットの削除',
+  'action.snapshot.expire': '保存期間満了によるスナップショットの削除',
+  'action.keys.rewrap': 'データ鍵の再ラップ（マスター鍵の更新）',
   'action.recording.start': '録画の開始',
   'action.recording.stop': '録画の終了',
   'action.user.create': 'ユーザーの作成',
@@ -406,6 +413,10 @@ const ja = {
   'error.device_revoked': 'この端末は無効化されています。',
   'error.unavailable': 'サーバーが一時的に利用できません。しばらくしてからもう一度お試しください。',
   'error.recording_in_progress': '録画中です。録画の終了後にもう一度お試しください。',
+  'error.damaged': '保存されたファイルが破損しているため（完全性の検証に失敗）、提供できません。管理者に連絡してください。',
+  'error.store_unavailable': 'ストレージに接続できません。しばらくしてからもう一度お試しください。',
+  'error.not_in_session': 'このカメラはあなたのライブセッションに接続されていません。',
+  'error.already_exists': '既に存在します。',
 };
 
 /** @type {Record<string, string>} */
@@ -616,6 +627,13 @@ const en = {
   'action.recording.expire': 'recording deleted at the end of retention',
   'action.deletions.export': 'deletion records exported',
   'action.recording.download': 'recording downloaded',
+  'action.recording.view': 'recording played',
+  'action.recording.thumbnail': 'recording thumbnail saved',
+  'action.snapshot.take': 'snapshot saved',
+  'action.snapshot.download': 'snapshot downloaded',
+  'action.snapshot.delete': 'snapshot deleted',
+  'action.snapshot.expire': 'snapshot deleted at the end of retention',
+  'action.keys.rewrap': 'data keys re-wrapped (master key rotation)',
   'action.recording.start': 'recording started',
   'action.recording.stop': 'recording stopped',
   'action.user.create': 'user created',
@@ -793,6 +811,10 @@ const en = {
   'error.device_revoked': 'The device has been revoked.',
   'error.unavailable': 'The server is temporarily unavailable. Try again in a moment.',
   'error.recording_in_progress': 'The recording is still in progress; try again when it ends.',
+  'error.damaged': 'The stored file is damaged (its integrity check failed), so it is not served. Tell your administrator.',
+  'error.store_unavailable': 'The storage cannot be reached right now; try again in a minute.',
+  'error.not_in_session': 'This camera is not in your live session.',
+  'error.already_exists': 'It already exists.',
 };
 
 /** @type {Record<Lang, Record<string, string>>} */

@@ -205,7 +205,7 @@ pub fn start_with(
     config: Arc<Config>,
     db: Db,
     clock: Arc<dyn Clock>,
-    _metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     sfu: SfuHandle,
     mut sfu_events: mpsc::Receiver<SfuEvent>,
     recordings: crate::recording::RecordingService,
@@ -228,6 +228,7 @@ pub fn start_with(
         }
     });
     let hub = Hub {
+        metrics,
         recordings,
         next_recording: 1,
         heartbeat,
@@ -284,6 +285,7 @@ enum PeerOwner {
 }
 
 struct Hub {
+    metrics: Arc<Metrics>,
     recordings: crate::recording::RecordingService,
     next_recording: u64,
     heartbeat: Arc<AtomicU64>,
@@ -309,6 +311,7 @@ impl Hub {
                     Some(input) => {
                         self.handle(input).await;
                         self.drop_evicted().await;
+                        self.publish_gauges();
                     }
                     None => break,
                 },
@@ -355,6 +358,30 @@ impl Hub {
                 let _ = reply.send(self.session_of(user, device));
             }
         }
+    }
+
+    /// Sessions and cameras for `/metrics` (recounted after every input: a handful of items).
+    fn publish_gauges(&self) {
+        let sessions = self
+            .conns
+            .values()
+            .filter(|c| c.slots.iter().any(Option::is_some))
+            .count();
+        let in_sessions = self
+            .cameras
+            .values()
+            .filter(|c| c.session.is_some())
+            .count();
+        let online = self.cameras.values().filter(|c| c.conn.is_some()).count();
+        self.metrics
+            .live_sessions
+            .store(sessions as u64, Ordering::Relaxed);
+        self.metrics
+            .cameras_in_sessions
+            .store(in_sessions as u64, Ordering::Relaxed);
+        self.metrics
+            .cameras_online
+            .store(online as u64, Ordering::Relaxed);
     }
 
     fn send(&self, conn: ConnId, message: ServerMessage) {
