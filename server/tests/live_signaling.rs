@@ -236,8 +236,22 @@ async fn bad_messages_get_errors_and_the_connection_survives() {
     }
     let huge = format!(r#"{{"type":"offer","sdp":"{}"}}"#, "v".repeat(70_000));
     let _ = ws.send(Message::Text(huge.into())).await;
-    // Oversized frames close this connection (the limit is enforced by the protocol layer);
-    // a fresh connection works.
+    // Oversized frames close this connection (the limit is enforced by the protocol layer)...
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        closed,
+        Ok(true),
+        "an oversized message closes the connection"
+    );
+    // ...and a fresh connection works.
     let mut ws = supporter(&app, addr, &world.supporter_a).await;
     send(&mut ws, json!({"type": "offer", "sdp": "this is not SDP"})).await;
     let error = next_of(&mut ws, "answer").await;
