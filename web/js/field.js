@@ -75,6 +75,8 @@ const live = {
   offered: [],
   /** @type {WakeLockSentinel | null} */
   wakeLock: null,
+  /** @type {'none' | 'refused' | 'unsupported'} why there is no wake lock */
+  wakeLockState: /** @type {'none' | 'refused' | 'unsupported'} */ ('none'),
   /** @type {{quality: Quality | null, rttMs: number | null, lossPercent: number | null} | null} */
   quality: null,
   /** @type {ReturnType<typeof setInterval> | null} */
@@ -105,6 +107,14 @@ function mark(event) {
   },
   get timeline() {
     return live.timeline.slice();
+  },
+  /** Which way the camera asked for faces: 'environment' (rear, the default) or 'user'. */
+  get facing() {
+    return live.facing;
+  },
+  /** 'held', 'refused', 'unsupported' or 'none' (not asked yet). */
+  get wakeLock() {
+    return live.wakeLock ? 'held' : live.wakeLockState;
   },
   /** Drops the signaling WebSocket as a network change would (tests the reconnect path). */
   dropSignaling() {
@@ -207,12 +217,9 @@ const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, auto
 
 /** @param {MediaStreamTrack} track */
 function prepareVideoTrack(track) {
-  // Supporters read labels and gauges: on a weak link keep the detail and let the frame rate drop.
-  try {
-    track.contentHint = 'detail';
-  } catch (_) {
-    // Not supported: the browser's default trade-off applies.
-  }
+  // No contentHint: 'detail' would make Chrome treat the camera as screen content (it then sends
+  // only changed frames, and a still scene freezes the feed). Keeping resolution over frame rate
+  // is asked of the sender instead (`degradationPreference`, see newPeer).
   track.addEventListener('ended', () => {
     if (live.active && document.visibilityState === 'visible') void ensureTracks();
   });
@@ -295,6 +302,17 @@ async function ensureTracks() {
   }
 }
 
+/** @param {RTCRtpSender} sender */
+async function keepResolution(sender) {
+  try {
+    const parameters = sender.getParameters();
+    /** @type {any} */ (parameters).degradationPreference = 'maintain-resolution';
+    await sender.setParameters(parameters);
+  } catch (_) {
+    // Not supported (older Safari): the browser's default trade-off applies.
+  }
+}
+
 async function switchCamera() {
   if (!live.active || !live.stream) return;
   const previous = live.facing;
@@ -306,6 +324,7 @@ async function switchCamera() {
     old.stop();
     live.stream.removeTrack(old);
   }
+  const oldDevice = old?.getSettings().deviceId;
   try {
     let fresh;
     try {
@@ -313,6 +332,20 @@ async function switchCamera() {
     } catch (_) {
       live.facing = previous;
       fresh = await navigator.mediaDevices.getUserMedia({ video: videoConstraints(previous) });
+    }
+    // Cameras that do not say which way they face (USB cameras, some phones' extra lenses)
+    // give the same one back: then take the next camera in the list.
+    const same = oldDevice && fresh.getVideoTracks()[0]?.getSettings().deviceId === oldDevice;
+    if (same) {
+      const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+      const index = cameras.findIndex((d) => d.deviceId === oldDevice);
+      const next = cameras[(index + 1) % cameras.length];
+      if (next && next.deviceId !== oldDevice) {
+        fresh.getTracks().forEach((track) => track.stop());
+        fresh = await navigator.mediaDevices.getUserMedia({
+          video: { ...videoConstraints(live.facing), facingMode: undefined, deviceId: { exact: next.deviceId } },
+        });
+      }
     }
     live.videoTrack = fresh.getVideoTracks()[0];
     prepareVideoTrack(live.videoTrack);
@@ -360,7 +393,10 @@ function toggleCall() {
 
 async function acquireWakeLock() {
   if (!live.active || live.wakeLock || document.visibilityState !== 'visible') return;
-  if (!('wakeLock' in navigator)) return;
+  if (!('wakeLock' in navigator)) {
+    live.wakeLockState = 'unsupported';
+    return;
+  }
   try {
     const lock = await navigator.wakeLock.request('screen');
     if (!live.active) {
@@ -373,6 +409,7 @@ async function acquireWakeLock() {
     });
   } catch (_) {
     // Refused (battery saver): the page still works, the screen may just turn off.
+    live.wakeLockState = 'refused';
   }
 }
 
@@ -424,6 +461,8 @@ async function newPeer() {
     streams: [stream],
   });
   preferCameraCodecs(live.videoTx);
+  // Supporters read labels and gauges: on a weak link keep the detail, let the frame rate drop.
+  void keepResolution(live.videoTx.sender);
   audio.srcObject = new MediaStream([live.audioTx.receiver.track]);
   playSupporterVoice();
   pc.addEventListener('track', (event) => {
