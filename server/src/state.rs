@@ -35,6 +35,7 @@ impl AppState {
             remote_assist_sfu::SfuHandle::start_with_recordings(remote_assist_sfu::SfuConfig {
                 bind: config.media_bind(),
                 advertised_ip: Some(config.media_advertised_ip()),
+                connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
             })?;
         let (keyring, store) = crate::storage::open(&config)
             .await

@@ -183,6 +183,17 @@ async fn a_whip_publisher_becomes_a_camera_of_its_group() {
         wait_presence(&app, world.group_a, id, false).await,
         "offline after DELETE"
     );
+    // ...and its media peer is gone from the media worker.
+    let peers = &app.state.live.sfu.counters().peers;
+    let mut left = u64::MAX;
+    for _ in 0..50 {
+        left = peers.load(std::sync::atomic::Ordering::Relaxed);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no media peer left after DELETE");
 }
 
 /// Polls the hub (through a supporter-less path: the live device map) for a camera's state.

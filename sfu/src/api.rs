@@ -91,4 +91,9 @@ pub struct SfuConfig {
     pub bind: SocketAddr,
     /// Address put into ICE candidates; the public IP behind NAT. `None` = the bound address.
     pub advertised_ip: Option<std::net::IpAddr>,
+    /// A peer that has not connected (ICE and DTLS) in this time is given up and removed.
+    pub connect_timeout: std::time::Duration,
 }
+
+/// How long a new peer may take to connect unless configured otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

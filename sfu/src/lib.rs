@@ -18,7 +18,8 @@ pub mod test_client;
 mod worker;
 
 pub use api::{
-    PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent,
+    DEFAULT_CONNECT_TIMEOUT, PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig,
+    SfuError, SfuEvent,
 };
 pub use counters::{Counters, unix_millis};
 pub use feedback::{DELIVER_FEEDBACK_SLOT, DeliverFeedback};

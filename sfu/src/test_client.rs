@@ -39,6 +39,7 @@ pub async fn start_sfu() -> (SfuHandle, mpsc::Receiver<SfuEvent>) {
     SfuHandle::start(SfuConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
+        connect_timeout: crate::DEFAULT_CONNECT_TIMEOUT,
     })
     .unwrap()
 }

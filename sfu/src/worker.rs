@@ -56,8 +56,6 @@ use crate::rewrite::StreamRewriter;
 const MAX_DATAGRAM: usize = 2048;
 /// At most one keyframe request per publisher in this interval, however many ask.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
-/// A peer that has not connected in this time is given up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Wake-up interval when no peer has a timer.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
@@ -90,6 +88,7 @@ pub(crate) fn spawn(
                     }
                 };
                 let mut worker = Worker {
+                    connect_timeout: config.connect_timeout,
                     socket,
                     advertised,
                     events,
@@ -302,6 +301,7 @@ struct Peer {
 }
 
 struct Worker {
+    connect_timeout: Duration,
     socket: UdpSocket,
     advertised: SocketAddr,
     events: mpsc::Sender<SfuEvent>,
@@ -648,7 +648,7 @@ impl Worker {
             self.mark(id);
         }
         for (id, p) in &self.peers {
-            if !p.connected && now.duration_since(p.created) > CONNECT_TIMEOUT {
+            if !p.connected && now.duration_since(p.created) > self.connect_timeout {
                 expired.push(*id);
             }
         }

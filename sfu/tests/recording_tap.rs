@@ -14,6 +14,7 @@ async fn a_watched_camera_is_recorded_with_the_supporters_voice() {
     let (sfu, _events, mut recordings) = SfuHandle::start_with_recordings(SfuConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
+        connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
     })
     .unwrap();
     let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;
@@ -101,6 +102,7 @@ async fn a_recorded_camera_is_asked_for_a_keyframe_every_fragment() {
     let (sfu, _events, mut recordings) = SfuHandle::start_with_recordings(SfuConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
+        connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
     })
     .unwrap();
     let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;
