@@ -113,6 +113,16 @@ pub enum AdminCommand {
         #[arg(long)]
         group: String,
     },
+    /// Create a camera device that is paired at once (for WHIP encoders, drones or provisioning
+    /// scripts): prints its ID and its device credential, once — store the credential in the
+    /// device; only its hash is kept.
+    CreateDevice {
+        /// Group name.
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        name: String,
+    },
     /// Set a new password (read from standard input); the user must change it at next login.
     ResetPassword { login_id: String },
     /// Lift a lockout.
@@ -189,6 +199,29 @@ pub async fn run_admin(config: &Config, command: AdminCommand) -> anyhow::Result
             event.group_id = Some(group.id.to_string());
             db.insert_audit_event(&event).await?;
             println!("{}", group.id);
+        }
+        AdminCommand::CreateDevice { group, name } => {
+            use crate::auth::tokens;
+            let name = crate::api::views::valid_name("name", &name)
+                .map_err(|e| anyhow::anyhow!("{}", e.detail.unwrap_or_default()))?;
+            let group = db
+                .group_by_name(&group)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no group named {group:?}"))?;
+            // A pairing code redeemed on the spot: the same records the pairing page leaves.
+            let code_hash = tokens::sha256_hex(&tokens::new_pairing_code());
+            let id = db
+                .create_device(group.id, &name, &code_hash, now + 60_000, now)
+                .await?;
+            let credential = tokens::new_device_credential();
+            let paired = db
+                .redeem_pairing_code(&code_hash, &tokens::sha256_hex(&credential), now)
+                .await?;
+            anyhow::ensure!(paired == Some(id), "could not pair the new device");
+            let mut event = cli_event("device.create", Some(id.to_string()), name);
+            event.group_id = Some(group.id.to_string());
+            db.insert_audit_event(&event).await?;
+            println!("{id} {credential}");
         }
         AdminCommand::CreateUser {
             login_id,

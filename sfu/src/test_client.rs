@@ -35,6 +35,14 @@ use tokio::sync::mpsc;
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
+static PEER_IP: std::sync::OnceLock<std::net::IpAddr> = std::sync::OnceLock::new();
+
+/// Binds every test peer of this process to `ip` instead of 127.0.0.1 (the load generator does
+/// this to reach a server inside a network namespace it made). Call before the first peer.
+pub fn bind_peers_to(ip: std::net::IpAddr) {
+    let _ = PEER_IP.set(ip);
+}
+
 pub async fn start_sfu() -> (SfuHandle, mpsc::Receiver<SfuEvent>) {
     SfuHandle::start(SfuConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -173,47 +181,8 @@ impl TestPeer {
 
     /// Like [`TestPeer::new`], choosing the camera's video codec; a VP8 camera offers VP8 only.
     pub async fn with_video(role: PeerRole, video: VideoCodec) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let local = socket.local_addr().unwrap();
-        let mut engine = MediaEngine::default();
-        if video == VideoCodec::Vp8 {
-            for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
-                engine
-                    .register_codec(
-                        rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
-                            rtp_codec: codec(kind, video),
-                            payload_type: pt,
-                        },
-                        kind,
-                    )
-                    .unwrap();
-            }
-        } else {
-            engine.register_default_codecs().unwrap();
-        }
-        let registry = Registry::new().with(
-            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT),
-            crate::DeliverFeedback::default(),
-        );
-        let registry = register_default_interceptors(registry, &mut engine).unwrap();
-        // Like a browser, a camera stamps transport-wide sequence numbers on what it sends, so
-        // the SFU can give it bandwidth feedback.
-        let registry =
-            rtc::peer_connection::configuration::interceptor_registry::configure_twcc_sender_only(
-                registry,
-                &mut engine,
-            )
-            .unwrap();
-        let registry = registry.with(
-            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT + 1),
-            CountTransportCc::default(),
-        );
-        let mut pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(engine)
-            .with_interceptor_registry(registry)
-            .build(Instant::now())
-            .unwrap();
+        let (socket, local) = Self::socket().await;
+        let mut pc = Self::peer_connection(video);
         let mut senders = Vec::new();
         let mut add_send = |pc: &mut RTCPeerConnection, kind, direction, name: &str| {
             let ssrc = rand::random::<u32>();
@@ -281,6 +250,64 @@ impl TestPeer {
                 );
             }
         }
+        Self::from_parts(pc, socket, local, senders)
+    }
+
+    async fn socket() -> (UdpSocket, SocketAddr) {
+        let ip = *PEER_IP.get_or_init(|| std::net::Ipv4Addr::LOCALHOST.into());
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.unwrap();
+        let local = socket.local_addr().unwrap();
+        (socket, local)
+    }
+
+    fn peer_connection(video: VideoCodec) -> RTCPeerConnection {
+        let mut engine = MediaEngine::default();
+        if video == VideoCodec::Vp8 {
+            for (kind, pt) in [(RtpCodecKind::Video, 96), (RtpCodecKind::Audio, 111)] {
+                engine
+                    .register_codec(
+                        rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
+                            rtp_codec: codec(kind, video),
+                            payload_type: pt,
+                        },
+                        kind,
+                    )
+                    .unwrap();
+            }
+        } else {
+            engine.register_default_codecs().unwrap();
+        }
+        let registry = Registry::new().with(
+            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT),
+            crate::DeliverFeedback::default(),
+        );
+        let registry = register_default_interceptors(registry, &mut engine).unwrap();
+        // Like a browser, a camera stamps transport-wide sequence numbers on what it sends, so
+        // the SFU can give it bandwidth feedback.
+        let registry =
+            rtc::peer_connection::configuration::interceptor_registry::configure_twcc_sender_only(
+                registry,
+                &mut engine,
+            )
+            .unwrap();
+        let registry = registry.with(
+            rtc::interceptor::Slot::from(crate::DELIVER_FEEDBACK_SLOT + 1),
+            CountTransportCc::default(),
+        );
+        RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .build(Instant::now())
+            .unwrap()
+    }
+
+    fn from_parts(
+        pc: RTCPeerConnection,
+        socket: UdpSocket,
+        local: SocketAddr,
+        senders: Vec<(RTCRtpSenderId, u32, RtpCodecKind)>,
+    ) -> Self {
         Self {
             pc,
             socket,
@@ -296,11 +323,64 @@ impl TestPeer {
         }
     }
 
-    pub fn offer(&mut self) -> String {
-        let offer = self.pc.create_offer(None).unwrap();
-        self.pc
-            .set_local_description(Instant::now(), offer)
+    /// A peer that answers `offer` (a server that offers, as Janus does to subscribers):
+    /// receives whatever the offer sends. Returns the peer and its answer.
+    pub async fn answering(offer: &str) -> (Self, String) {
+        let (socket, local) = Self::socket().await;
+        let mut pc = Self::peer_connection(VideoCodec::H264);
+        pc.set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::offer(offer.to_owned()).unwrap(),
+        )
+        .unwrap();
+        let answer = pc.create_answer(None).unwrap();
+        pc.set_local_description(Instant::now(), answer).unwrap();
+        let mut peer = Self::from_parts(pc, socket, local, Vec::new());
+        peer.add_host_candidate();
+        peer.remote = candidate_addr(offer);
+        let sdp = peer.pc.local_description().unwrap().sdp.clone();
+        (peer, sdp)
+    }
+
+    /// A peer that only sends a microphone (a supporter publishing to Janus).
+    pub async fn microphone() -> Self {
+        let (socket, local) = Self::socket().await;
+        let mut pc = Self::peer_connection(VideoCodec::H264);
+        let ssrc = rand::random::<u32>();
+        let track = MediaStreamTrack::new(
+            "test-stream".into(),
+            "mic".into(),
+            "mic".into(),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: codec(RtpCodecKind::Audio, VideoCodec::H264),
+                ..Default::default()
+            }],
+        );
+        let encodings = track.codings().to_vec();
+        let id = pc
+            .add_transceiver_from_track(
+                track,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![],
+                    send_encodings: encodings,
+                }),
+            )
             .unwrap();
+        Self::from_parts(
+            pc,
+            socket,
+            local,
+            vec![(RTCRtpSenderId::from(id), ssrc, RtpCodecKind::Audio)],
+        )
+    }
+
+    fn add_host_candidate(&mut self) {
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
                 network: "udp".to_owned(),
@@ -316,6 +396,14 @@ impl TestPeer {
         self.pc
             .add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap())
             .unwrap();
+    }
+
+    pub fn offer(&mut self) -> String {
+        let offer = self.pc.create_offer(None).unwrap();
+        self.pc
+            .set_local_description(Instant::now(), offer)
+            .unwrap();
+        self.add_host_candidate();
         self.pc.local_description().unwrap().sdp.clone()
     }
 
@@ -501,6 +589,12 @@ impl TestPeer {
 
     /// Sends one 20 ms Opus packet (a silence frame) on the first audio sender.
     pub fn send_audio_packet(&mut self, timestamp: u32) {
+        // Opus TOC for a 20 ms SILK frame followed by a comfort-noise-sized body.
+        self.send_audio_payload(timestamp, Bytes::from_static(&[0xF8, 0xFF, 0xFE]));
+    }
+
+    /// Sends one Opus packet on the first audio sender.
+    pub fn send_audio_payload(&mut self, timestamp: u32, payload: Bytes) {
         let (sender, ssrc, _) = *self
             .senders
             .iter()
@@ -517,8 +611,7 @@ impl TestPeer {
                 ssrc,
                 ..Default::default()
             },
-            // Opus TOC for a 20 ms SILK frame followed by a comfort-noise-sized body.
-            payload: Bytes::from_static(&[0xF8, 0xFF, 0xFE]),
+            payload,
         };
         self.pc
             .rtp_sender(sender)

@@ -1,0 +1,435 @@
+//! remote-assist-loadgen: realistic load over real WebRTC (DTLS-SRTP) against remote-assist or
+//! Janus VideoRoom, on loopback.
+//!
+//! A room is four cameras publishing a real H.264 clip (640x480, ~1 Mbit/s, 30 fps, keyframe
+//! every 2 s) with Opus, and one supporter receiving all four and sending Opus back to each.
+//! Against remote-assist the peers use the server's own signaling, as the browsers do; against
+//! Janus they use its WebSocket API. The run measures loss (gaps in what subscribers receive),
+//! added one-way delay per frame (send time in an SEI message), jitter, join → first packet and
+//! first keyframe, and the SFU process's CPU and memory from `/proc`.
+//!
+//! Subcommands: `provision` (accounts for N rooms through the admin CLI), `run` (one measured
+//! run, JSON result), `smoke` (the test suite's check: its own server, 2 rooms, 10 s, no loss).
+//! Every wait is bounded; a run stops by itself.
+
+mod janus;
+mod media;
+mod ours;
+mod peers;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::ours::RoomAccounts;
+use crate::peers::{SentCounters, Shared};
+use crate::stats::{Collected, RunResult, sample_process};
+
+#[derive(Parser)]
+#[command(name = "remote-assist-loadgen", about = "Load generator for remote-assist and Janus")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Creates the accounts of N rooms with the server's admin CLI (before the server starts).
+    Provision {
+        #[arg(long)]
+        bin: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        rooms: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// One measured run.
+    Run {
+        /// `ours` or `janus`.
+        #[arg(long)]
+        target: String,
+        /// remote-assist: HTTPS address (127.0.0.1:PORT); Janus: WebSocket URL.
+        #[arg(long)]
+        address: String,
+        /// remote-assist accounts from `provision`.
+        #[arg(long)]
+        accounts: Option<PathBuf>,
+        #[arg(long)]
+        rooms: usize,
+        /// Measured seconds (after the warm-up).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 3)]
+        warmup: u64,
+        /// The SFU's process ID, for CPU and memory.
+        #[arg(long)]
+        pid: u32,
+        /// Janus: rooms record into this directory (`record=true`).
+        #[arg(long)]
+        janus_record_dir: Option<String>,
+        /// Only noted in the result (the server's recording is switched by its configuration).
+        #[arg(long)]
+        recording: bool,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Janus room numbers start here (each run uses fresh rooms).
+        #[arg(long, default_value_t = 1000)]
+        first_room: u64,
+        /// Bind the load generator's peers to this address (default 127.0.0.1), e.g. the
+        /// address of a network namespace's interface where Janus gathers its candidates.
+        #[arg(long)]
+        peer_ip: Option<std::net::IpAddr>,
+    },
+    /// The test suite's correctness check: starts the server binary, 2 rooms for 10 s; fails
+    /// on any loss or a missing track.
+    Smoke {
+        #[arg(long)]
+        bin: PathBuf,
+    },
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("remote-assist")
+        .join("loadgen")
+}
+
+/// Runs the admin CLI; its standard output.
+fn admin(bin: &Path, data_dir: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("admin")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(input) = stdin {
+        child.stdin.take().context("stdin")?.write_all(input.as_bytes())?;
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn provision(bin: &Path, data_dir: &Path, rooms: usize) -> anyhow::Result<Vec<RoomAccounts>> {
+    admin(bin, data_dir, &["create-group", "bench"], None)?;
+    let mut out = Vec::new();
+    for room in 0..rooms {
+        let login = format!("bench-{room}");
+        let password = format!("Bench-pass-{room}-2026");
+        admin(
+            bin,
+            data_dir,
+            &[
+                "create-user",
+                "--login-id",
+                &login,
+                "--display-name",
+                &login,
+                "--role",
+                "supporter",
+                "--group",
+                "bench",
+            ],
+            Some(&format!("{password}\n")),
+        )?;
+        // A reset forces a change at next login; a created user's first password is theirs.
+        let mut cameras = Vec::new();
+        for camera in 0..4 {
+            let line = admin(
+                bin,
+                data_dir,
+                &["create-device", "--group", "bench", "--name", &format!("r{room}c{camera}")],
+                None,
+            )?;
+            let (id, credential) = line.trim().split_once(' ').context("id and credential")?;
+            cameras.push((id.to_owned(), credential.to_owned()));
+        }
+        out.push(RoomAccounts {
+            supporter_login: login,
+            supporter_password: password,
+            cameras,
+        });
+    }
+    Ok(out)
+}
+
+struct Run {
+    target: String,
+    address: String,
+    accounts: Vec<RoomAccounts>,
+    rooms: usize,
+    seconds: u64,
+    warmup: u64,
+    pid: u32,
+    janus_record_dir: Option<String>,
+    recording: bool,
+    first_room: u64,
+}
+
+/// Sets up every room, lets it run for the warm-up and the measured window, stops all peers and
+/// sums up.
+async fn run(config: Run) -> anyhow::Result<RunResult> {
+    let clip = Arc::new(media::load(&cache_dir())?);
+    let epoch = Instant::now();
+    let sent = Arc::new(SentCounters::default());
+    let (stop_tx, stop) = watch::channel(false);
+    let shared = || Shared {
+        clip: clip.clone(),
+        epoch,
+        sent: sent.clone(),
+        stop: stop.clone(),
+    };
+    let joined: Arc<std::sync::Mutex<HashMap<u32, Instant>>> = Default::default();
+    let mut tasks: Vec<tokio::task::JoinHandle<Collected>> = Vec::new();
+    let always = watch::channel(true).1;
+    for room in 0..config.rooms {
+        let indexes: Vec<u32> = (0..4).map(|c| (room * 4 + c) as u32).collect();
+        match config.target.as_str() {
+            "ours" => {
+                let accounts = config
+                    .accounts
+                    .get(room)
+                    .with_context(|| format!("no accounts for room {room}: provision more"))?;
+                for (camera, index) in accounts.cameras.iter().zip(&indexes) {
+                    let cam = ours::camera(&config.address, &camera.0, &camera.1).await?;
+                    // Cameras stream from the start (as Janus publishers do); the SFU forwards
+                    // once the supporter connects them.
+                    tasks.push(tokio::spawn(peers::run_camera(
+                        cam.peer,
+                        *index,
+                        true,
+                        always.clone(),
+                        shared(),
+                    )));
+                }
+                let view =
+                    ours::supporter(&config.address, accounts, &indexes, joined.clone()).await?;
+                tasks.push(tokio::spawn(peers::run_subscriber(
+                    view,
+                    true,
+                    joined.clone(),
+                    shared(),
+                )));
+            }
+            "janus" => {
+                let built = janus::room(
+                    &config.address,
+                    config.first_room + room as u64,
+                    &indexes,
+                    config.janus_record_dir.as_deref(),
+                    joined.clone(),
+                )
+                .await?;
+                for (camera, index) in built.cameras.into_iter().zip(&indexes) {
+                    tasks.push(tokio::spawn(peers::run_camera(
+                        camera,
+                        *index,
+                        true,
+                        always.clone(),
+                        shared(),
+                    )));
+                }
+                for ear in built.camera_ears {
+                    tasks.push(tokio::spawn(peers::run_subscriber(
+                        ear,
+                        false,
+                        joined.clone(),
+                        shared(),
+                    )));
+                }
+                tasks.push(tokio::spawn(peers::run_camera(
+                    built.supporter_mic,
+                    u32::MAX,
+                    false,
+                    always.clone(),
+                    shared(),
+                )));
+                tasks.push(tokio::spawn(peers::run_subscriber(
+                    built.supporter_view,
+                    false,
+                    joined.clone(),
+                    shared(),
+                )));
+            }
+            other => bail!("unknown target {other:?} (ours or janus)"),
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(config.warmup)).await;
+    let before = sample_process(config.pid)?;
+    let sent_before = (
+        sent.packets.load(std::sync::atomic::Ordering::Relaxed),
+        sent.bytes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(config.seconds)).await;
+    let after = sample_process(config.pid)?;
+    let window = started.elapsed();
+    let _ = stop_tx.send(true);
+    let mut all = Collected::default();
+    for task in tasks {
+        all.merge(tokio::time::timeout(Duration::from_secs(10), task).await??);
+    }
+    let sent_after = (
+        sent.packets.load(std::sync::atomic::Ordering::Relaxed),
+        sent.bytes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    Ok(RunResult::from_collected(
+        &config.target,
+        config.rooms,
+        config.recording,
+        all,
+        window,
+        (before, after),
+        (sent_after.0 - sent_before.0, sent_after.1 - sent_before.1),
+    ))
+}
+
+/// Starts our server on a fresh data directory; (child, HTTPS address).
+fn start_ours(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Child, String)> {
+    use std::io::BufRead;
+    let mut child = Command::new(bin)
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0", "--media-port", "0"])
+        .env("RA_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("listening on https://") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(60))
+        .context("the server did not start")?;
+    Ok((child, address))
+}
+
+async fn smoke(bin: &Path) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let accounts = provision(bin, dir.path(), 2)?;
+    let (mut child, address) = start_ours(bin, dir.path())?;
+    let result = run(Run {
+        target: "ours".into(),
+        address,
+        accounts,
+        rooms: 2,
+        seconds: 10,
+        warmup: 2,
+        pid: child.id(),
+        janus_record_dir: None,
+        recording: true,
+        first_room: 1,
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let result = result?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    ensure!(result.video_streams == 8, "{} of 8 video tracks received", result.video_streams);
+    ensure!(
+        result.video_packets_received > 2 * 4 * 10 * 30,
+        "too few video packets: {}",
+        result.video_packets_received
+    );
+    ensure!(
+        result.video_packets_missing == 0 && result.audio_packets_missing == 0,
+        "loss on loopback: {} video, {} audio packets",
+        result.video_packets_missing,
+        result.audio_packets_missing
+    );
+    // Supporter voice to 8 cameras and camera audio to 2 supporters: 16 audio streams.
+    ensure!(
+        result.audio_packets_received > 0,
+        "no audio received"
+    );
+    ensure!(
+        !result.join_first_keyframe_p50_ms.is_nan(),
+        "no keyframe arrived after a join"
+    );
+    println!("smoke: ok");
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Provision {
+            bin,
+            data_dir,
+            rooms,
+            out,
+        } => {
+            let accounts = provision(&bin, &data_dir, rooms)?;
+            std::fs::write(out, serde_json::to_vec_pretty(&accounts)?)?;
+        }
+        Cmd::Run {
+            target,
+            address,
+            accounts,
+            rooms,
+            seconds,
+            warmup,
+            pid,
+            janus_record_dir,
+            recording,
+            out,
+            first_room,
+            peer_ip,
+        } => {
+            if let Some(ip) = peer_ip {
+                remote_assist_sfu::test_client::bind_peers_to(ip);
+            }
+            let accounts = match accounts {
+                Some(path) => serde_json::from_slice(&std::fs::read(path)?)?,
+                None => Vec::new(),
+            };
+            let result = run(Run {
+                target,
+                address,
+                accounts,
+                rooms,
+                seconds,
+                warmup,
+                pid,
+                janus_record_dir,
+                recording,
+                first_room,
+            })
+            .await?;
+            let json = serde_json::to_string_pretty(&result)?;
+            match out {
+                Some(path) => std::fs::write(path, json)?,
+                None => println!("{json}"),
+            }
+        }
+        Cmd::Smoke { bin } => smoke(&bin).await?,
+    }
+    Ok(())
+}
