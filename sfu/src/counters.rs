@@ -11,6 +11,8 @@ pub struct Counters {
     pub routes: AtomicU64,
     /// Media tracks received from peers (camera video and audio, supporter microphones).
     pub tracks: AtomicU64,
+    /// Recordings being muxed.
+    pub recordings: AtomicU64,
     pub packets_in: AtomicU64,
     pub bytes_in: AtomicU64,
     pub packets_out: AtomicU64,
@@ -77,6 +79,12 @@ impl Counters {
                 "Media tracks received from peers.",
                 "gauge",
                 g(&self.tracks),
+            ),
+            (
+                "ra_media_recordings",
+                "Recordings being muxed.",
+                "gauge",
+                g(&self.recordings),
             ),
             (
                 "ra_media_packets_in_total",

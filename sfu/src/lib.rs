@@ -12,7 +12,7 @@ mod counters;
 mod feedback;
 mod handle;
 pub mod record;
-mod rewrite;
+pub mod rewrite;
 #[cfg(feature = "test-client")]
 pub mod test_client;
 mod worker;

@@ -17,7 +17,9 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
 };
@@ -369,6 +371,33 @@ fn opus_codec() -> RTCRtpCodec {
     }
 }
 
+/// Packets kept per outgoing stream for retransmission on NACK. The `rtc` default of 1024 is
+/// ten seconds of a camera's video, held for every slot of every supporter: megabytes per room
+/// for repairs nobody can use (a retransmission later than a few round trips arrives after the
+/// picture it belonged to). 256 packets are about 2.5 s of 1 Mbit/s video and 5 s of audio.
+const NACK_BUFFER_PACKETS: u16 = 256;
+
+/// The interceptor chain of every peer: NACK (generate for what we receive, answer from a
+/// [`NACK_BUFFER_PACKETS`] buffer for what we send), transport-wide congestion control feedback
+/// to publishers, RTCP sender and receiver reports.
+fn media_interceptors(
+    registry: Registry,
+    engine: &mut MediaEngine,
+) -> Result<Registry, rtc::shared::error::Error> {
+    use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Slot};
+    let registry = registry
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new()
+                .with_size(NACK_BUFFER_PACKETS)
+                .build(),
+        )
+        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(engine)?;
+    let registry = configure_twcc_receiver_only(registry, engine)?;
+    Ok(configure_rtcp_reports(registry))
+}
+
 /// Codecs we negotiate, in order of preference: H.264 constrained baseline with
 /// packetization-mode 1 (recordable without transcoding), then VP8; Opus for audio.
 fn media_engine() -> Result<MediaEngine, SfuError> {
@@ -699,10 +728,11 @@ impl Worker {
                 publisher,
                 recording,
             } => {
-                let entry = self
-                    .recordings
-                    .entry(recording)
-                    .or_insert_with(|| (Recorder::new(Instant::now()), None));
+                let counters = &self.counters;
+                let entry = self.recordings.entry(recording).or_insert_with(|| {
+                    Counters::add(&counters.recordings, 1);
+                    (Recorder::new(Instant::now()), None)
+                });
                 entry.1 = Some(publisher);
                 // The file must start with a keyframe.
                 self.request_keyframe(publisher, true);
@@ -739,7 +769,7 @@ impl Worker {
             rtc::interceptor::Slot::from(crate::feedback::DELIVER_FEEDBACK_SLOT),
             crate::feedback::DeliverFeedback::default(),
         );
-        let registry = register_default_interceptors(registry, &mut engine).map_err(internal)?;
+        let registry = media_interceptors(registry, &mut engine).map_err(internal)?;
         let now = Instant::now();
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -958,7 +988,13 @@ impl Worker {
     }
 
     fn finish_recording(&mut self, recording: RecordingKey) {
-        let Some((mut recorder, _)) = self.recordings.remove(&recording) else {
+        let removed = self.recordings.remove(&recording);
+        if removed.is_some() {
+            self.counters
+                .recordings
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let Some((mut recorder, _)) = removed else {
             // Never started here (the camera never got a media peer): it still ends, empty, so
             // the server does not wait for it forever.
             let tx = self.recording_tx.clone();

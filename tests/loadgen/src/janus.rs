@@ -101,7 +101,10 @@ impl Session {
         }
         let (reply, rx) = oneshot::channel();
         self.pending.lock().await.insert(t, reply);
-        self.out.send(message).await.context("janus connection closed")?;
+        self.out
+            .send(message)
+            .await
+            .context("janus connection closed")?;
         let answer = tokio::time::timeout(Duration::from_secs(20), rx)
             .await
             .context("janus did not answer in time")??;
@@ -124,7 +127,10 @@ impl Session {
             "janus": "trickle", "handle_id": handle, "session_id": self.id,
             "transaction": transaction(), "candidate": {"completed": true}
         });
-        self.out.send(message).await.context("janus connection closed")?;
+        self.out
+            .send(message)
+            .await
+            .context("janus connection closed")?;
         Ok(())
     }
 
@@ -143,7 +149,11 @@ impl Session {
 }
 
 /// Creates a room for four cameras and a supporter (H.264 and Opus, like ours).
-pub async fn create_room(session: &Session, room: u64, record_dir: Option<&str>) -> anyhow::Result<()> {
+pub async fn create_room(
+    session: &Session,
+    room: u64,
+    record_dir: Option<&str>,
+) -> anyhow::Result<()> {
     let handle = session.attach().await?;
     let mut body = json!({
         "request": "create", "room": room, "publishers": 8, "videocodec": "h264",
@@ -158,12 +168,23 @@ pub async fn create_room(session: &Session, room: u64, record_dir: Option<&str>)
 }
 
 /// Publishes a peer's offer into `room`; returns the publisher ID once Janus answered.
-async fn publish(session: &Session, room: u64, peer: &mut TestPeer, audio_only: bool) -> anyhow::Result<u64> {
+async fn publish(
+    session: &Session,
+    room: u64,
+    peer: &mut TestPeer,
+    audio_only: bool,
+) -> anyhow::Result<u64> {
     let handle = session.attach().await?;
     let joined = session
-        .message(handle, json!({"request": "join", "ptype": "publisher", "room": room}), None)
+        .message(
+            handle,
+            json!({"request": "join", "ptype": "publisher", "room": room}),
+            None,
+        )
         .await?;
-    let id = joined["plugindata"]["data"]["id"].as_u64().context("publisher id")?;
+    let id = joined["plugindata"]["data"]["id"]
+        .as_u64()
+        .context("publisher id")?;
     let offer = peer.offer();
     let configured = session
         .message(
@@ -172,7 +193,9 @@ async fn publish(session: &Session, room: u64, peer: &mut TestPeer, audio_only: 
             Some(json!({"type": "offer", "sdp": offer})),
         )
         .await?;
-    let sdp = configured["jsep"]["sdp"].as_str().context("publisher answer")?;
+    let sdp = configured["jsep"]["sdp"]
+        .as_str()
+        .context("publisher answer")?;
     peer.answer(sdp, None);
     session.candidates_done(handle).await?;
     Ok(id)
@@ -190,7 +213,9 @@ async fn subscribe(session: &Session, room: u64, feeds: &[u64]) -> anyhow::Resul
             None,
         )
         .await?;
-    let offer = attached["jsep"]["sdp"].as_str().context("subscriber offer")?;
+    let offer = attached["jsep"]["sdp"]
+        .as_str()
+        .context("subscriber offer")?;
     let (peer, answer) = TestPeer::answering(offer).await;
     session
         .message(

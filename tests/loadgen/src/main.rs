@@ -33,7 +33,10 @@ use crate::peers::{SentCounters, Shared};
 use crate::stats::{Collected, RunResult, sample_process};
 
 #[derive(Parser)]
-#[command(name = "remote-assist-loadgen", about = "Load generator for remote-assist and Janus")]
+#[command(
+    name = "remote-assist-loadgen",
+    about = "Load generator for remote-assist and Janus"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -89,6 +92,25 @@ enum Cmd {
         #[arg(long)]
         peer_ip: Option<std::net::IpAddr>,
     },
+    /// Memory over many sessions: N times, a camera comes online, a supporter connects it and
+    /// receives video, then both leave. Reports the server's PSS after the first `warm` cycles
+    /// and at the end.
+    Cycles {
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        accounts: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        cycles: usize,
+        #[arg(long, default_value_t = 100)]
+        warm: usize,
+        #[arg(long)]
+        pid: u32,
+        #[arg(long)]
+        peer_ip: Option<std::net::IpAddr>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The test suite's correctness check: starts the server binary, 2 rooms for 10 s; fails
     /// on any loss or a missing track.
     Smoke {
@@ -107,7 +129,12 @@ fn cache_dir() -> PathBuf {
 }
 
 /// Runs the admin CLI; its standard output.
-fn admin(bin: &Path, data_dir: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+fn admin(
+    bin: &Path,
+    data_dir: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> anyhow::Result<String> {
     use std::io::Write;
     let mut child = Command::new(bin)
         .arg("--data-dir")
@@ -119,7 +146,11 @@ fn admin(bin: &Path, data_dir: &Path, args: &[&str], stdin: Option<&str>) -> any
         .stderr(Stdio::piped())
         .spawn()?;
     if let Some(input) = stdin {
-        child.stdin.take().context("stdin")?.write_all(input.as_bytes())?;
+        child
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(input.as_bytes())?;
     }
     drop(child.stdin.take());
     let out = child.wait_with_output()?;
@@ -159,7 +190,13 @@ fn provision(bin: &Path, data_dir: &Path, rooms: usize) -> anyhow::Result<Vec<Ro
             let line = admin(
                 bin,
                 data_dir,
-                &["create-device", "--group", "bench", "--name", &format!("r{room}c{camera}")],
+                &[
+                    "create-device",
+                    "--group",
+                    "bench",
+                    "--name",
+                    &format!("r{room}c{camera}"),
+                ],
                 None,
             )?;
             let (id, credential) = line.trim().split_once(' ').context("id and credential")?;
@@ -203,6 +240,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     let joined: Arc<std::sync::Mutex<HashMap<u32, Instant>>> = Default::default();
     let mut tasks: Vec<tokio::task::JoinHandle<Collected>> = Vec::new();
     let always = watch::channel(true).1;
+    let mut signals = Vec::new();
     for room in 0..config.rooms {
         let indexes: Vec<u32> = (0..4).map(|c| (room * 4 + c) as u32).collect();
         match config.target.as_str() {
@@ -213,6 +251,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
                     .with_context(|| format!("no accounts for room {room}: provision more"))?;
                 for (camera, index) in accounts.cameras.iter().zip(&indexes) {
                     let cam = ours::camera(&config.address, &camera.0, &camera.1).await?;
+                    signals.push(cam.signal);
                     // Cameras stream from the start (as Janus publishers do); the SFU forwards
                     // once the supporter connects them.
                     tasks.push(tokio::spawn(peers::run_camera(
@@ -223,8 +262,9 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
                         shared(),
                     )));
                 }
-                let view =
+                let (view, signal) =
                     ours::supporter(&config.address, accounts, &indexes, joined.clone()).await?;
+                signals.push(signal);
                 tasks.push(tokio::spawn(peers::run_subscriber(
                     view,
                     true,
@@ -286,6 +326,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     let after = sample_process(config.pid)?;
     let window = started.elapsed();
     let _ = stop_tx.send(true);
+    drop(signals);
     let mut all = Collected::default();
     for task in tasks {
         all.merge(tokio::time::timeout(Duration::from_secs(10), task).await??);
@@ -305,6 +346,74 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     ))
 }
 
+#[derive(serde::Serialize)]
+struct CycleResult {
+    cycles: usize,
+    warm: usize,
+    pss_kb_after_warm: u64,
+    pss_kb_at_end: u64,
+    growth_percent: f64,
+    seconds: f64,
+}
+
+/// One camera and one supporter, `cycles` times: join, first video packet, leave.
+async fn join_leave_cycles(
+    address: &str,
+    room: &RoomAccounts,
+    cycles: usize,
+    warm: usize,
+    pid: u32,
+) -> anyhow::Result<CycleResult> {
+    let clip = Arc::new(media::load(&cache_dir())?);
+    let one = RoomAccounts {
+        supporter_login: room.supporter_login.clone(),
+        supporter_password: room.supporter_password.clone(),
+        cameras: room.cameras[..1].to_vec(),
+    };
+    let started = Instant::now();
+    let mut after_warm = None;
+    for cycle in 0..cycles {
+        let ours::Camera {
+            peer: mut camera,
+            signal: camera_signal,
+        } = ours::camera(address, &one.cameras[0].0, &one.cameras[0].1).await?;
+        let joined: Arc<std::sync::Mutex<HashMap<u32, Instant>>> = Default::default();
+        let (mut view, view_signal) = ours::supporter(address, &one, &[0], joined).await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ts = 0u32;
+        let mut frame = 0usize;
+        while view.video_packets().is_empty() {
+            ensure!(
+                Instant::now() < deadline,
+                "cycle {cycle}: no video reached the supporter"
+            );
+            camera.send_video_frame(&clip.frames[frame], ts);
+            frame = (frame + 1) % clip.frames.len();
+            ts = ts.wrapping_add(3000);
+            camera.pump(Duration::from_millis(10)).await;
+            view.pump(Duration::from_millis(10)).await;
+        }
+        // Leaving: the peers and their signaling connections go (as a closed tab does).
+        drop((view, view_signal, camera, camera_signal));
+        if cycle + 1 == warm {
+            // Let the server notice the departures before measuring.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            after_warm = Some(sample_process(pid)?.pss_kb);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = sample_process(pid)?.pss_kb;
+    let warm_pss = after_warm.unwrap_or(end);
+    Ok(CycleResult {
+        cycles,
+        warm,
+        pss_kb_after_warm: warm_pss,
+        pss_kb_at_end: end,
+        growth_percent: (end as f64 - warm_pss as f64) * 100.0 / warm_pss.max(1) as f64,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Starts our server on a fresh data directory; (child, HTTPS address).
 fn start_ours(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Child, String)> {
     use std::io::BufRead;
@@ -319,7 +428,10 @@ fn start_ours(bin: &Path, data_dir: &Path) -> anyhow::Result<(std::process::Chil
     let stdout = child.stdout.take().context("stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(url) = line.strip_prefix("listening on https://") {
                 let _ = tx.send(url.to_owned());
             }
@@ -352,7 +464,11 @@ async fn smoke(bin: &Path) -> anyhow::Result<()> {
     let _ = child.wait();
     let result = result?;
     println!("{}", serde_json::to_string_pretty(&result)?);
-    ensure!(result.video_streams == 8, "{} of 8 video tracks received", result.video_streams);
+    ensure!(
+        result.video_streams == 8,
+        "{} of 8 video tracks received",
+        result.video_streams
+    );
     ensure!(
         result.video_packets_received > 2 * 4 * 10 * 30,
         "too few video packets: {}",
@@ -365,10 +481,7 @@ async fn smoke(bin: &Path) -> anyhow::Result<()> {
         result.audio_packets_missing
     );
     // Supporter voice to 8 cameras and camera audio to 2 supporters: 16 audio streams.
-    ensure!(
-        result.audio_packets_received > 0,
-        "no audio received"
-    );
+    ensure!(result.audio_packets_received > 0, "no audio received");
     ensure!(
         !result.join_first_keyframe_p50_ms.is_nan(),
         "no keyframe arrived after a join"
@@ -430,6 +543,26 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::Smoke { bin } => smoke(&bin).await?,
+        Cmd::Cycles {
+            address,
+            accounts,
+            cycles,
+            warm,
+            pid,
+            peer_ip,
+            out,
+        } => {
+            if let Some(ip) = peer_ip {
+                remote_assist_sfu::test_client::bind_peers_to(ip);
+            }
+            let accounts: Vec<RoomAccounts> = serde_json::from_slice(&std::fs::read(accounts)?)?;
+            let result = join_leave_cycles(&address, &accounts[0], cycles, warm, pid).await?;
+            let json = serde_json::to_string_pretty(&result)?;
+            match out {
+                Some(path) => std::fs::write(path, json)?,
+                None => println!("{json}"),
+            }
+        }
     }
     Ok(())
 }

@@ -71,9 +71,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
         )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -162,9 +160,26 @@ async fn next_of(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
     }
 }
 
-/// A connected camera: its media peer (its signaling connection stays open in a task).
+/// A signaling connection kept open by a task; closed when this is dropped.
+pub struct Signal(tokio::task::JoinHandle<()>);
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps reading (WebSocket pings are answered while reading) until dropped.
+fn keep_open(mut ws: Ws) -> Signal {
+    Signal(tokio::spawn(async move {
+        while let Some(Ok(_)) = ws.next().await {}
+    }))
+}
+
+/// A connected camera: its media peer and its signaling connection.
 pub struct Camera {
     pub peer: TestPeer,
+    pub signal: Signal,
 }
 
 /// Brings a camera online: hello with its credential, offer, answer, ICE and DTLS.
@@ -182,9 +197,10 @@ pub async fn camera(addr: &str, device_id: &str, credential: &str) -> anyhow::Re
     let answer = next_of(&mut ws, "answer").await?;
     peer.answer(answer["sdp"].as_str().context("answer sdp")?, None);
     crate::peers::connect(&mut peer, Duration::from_secs(20)).await?;
-    // Reading keeps the connection alive (WebSocket pings are answered while reading).
-    tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-    Ok(Camera { peer })
+    Ok(Camera {
+        peer,
+        signal: keep_open(ws),
+    })
 }
 
 /// The supporter of a room: logs in, offers four slots, connects the room's cameras (noting
@@ -194,7 +210,7 @@ pub async fn supporter(
     room: &RoomAccounts,
     camera_indexes: &[u32],
     joined: Arc<std::sync::Mutex<HashMap<u32, Instant>>>,
-) -> anyhow::Result<TestPeer> {
+) -> anyhow::Result<(TestPeer, Signal)> {
     let cookie = login(addr, &room.supporter_login, &room.supporter_password).await?;
     let mut ws = open(addr, Some(&cookie)).await?;
     send(&mut ws, json!({"type": "hello", "protocol": 1})).await?;
@@ -209,9 +225,12 @@ pub async fn supporter(
             .lock()
             .expect("not poisoned")
             .insert(*index, Instant::now());
-        send(&mut ws, json!({"type": "connect_camera", "device_id": device})).await?;
+        send(
+            &mut ws,
+            json!({"type": "connect_camera", "device_id": device}),
+        )
+        .await?;
         next_of(&mut ws, "camera_added").await?;
     }
-    tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-    Ok(peer)
+    Ok((peer, keep_open(ws)))
 }

@@ -81,7 +81,10 @@ pub async fn run_camera(
                 sent_ns: since(shared.epoch),
             };
             let au = stamped(&clip.frames[frame], stamp);
-            shared.sent.bytes.fetch_add(au.len() as u64, Ordering::Relaxed);
+            shared
+                .sent
+                .bytes
+                .fetch_add(au.len() as u64, Ordering::Relaxed);
             shared
                 .sent
                 .packets
@@ -219,7 +222,10 @@ pub async fn run_subscriber(
 pub async fn connect(peer: &mut TestPeer, limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     while !peer.connected {
-        anyhow::ensure!(Instant::now() < deadline, "a peer did not connect in {limit:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "a peer did not connect in {limit:?}"
+        );
         peer.pump(Duration::from_millis(10)).await;
     }
     Ok(())
