@@ -134,6 +134,17 @@ pub enum AdminCommand {
     /// an earlier master key (listed in `previous_master_keys`) with the current one. The
     /// content is not touched. Afterwards the earlier keys can be removed from the configuration.
     RewrapKeys,
+    /// Back the database up now (encrypted, to the object store; the oldest beyond
+    /// `backup_generations` are deleted). Prints the backup's ID.
+    Backup,
+    /// List the backups, newest first.
+    ListBackups,
+    /// Replace the database's content with a backup (stop the server first). Everyone is
+    /// logged out.
+    Restore {
+        /// The backup's ID (see list-backups); `latest` for the newest.
+        id: String,
+    },
     /// List users (tab-separated).
     ListUsers {
         /// Only this group (name).
@@ -292,6 +303,60 @@ pub async fn run_admin(config: &Config, command: AdminCommand) -> anyhow::Result
             event.group_id = Some(user.group_id.to_string());
             db.insert_audit_event(&event).await?;
             println!("unlocked");
+        }
+        AdminCommand::Backup => {
+            let (keyring, store) = crate::storage::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let info = crate::backup::create(
+                &db,
+                &keyring,
+                &store,
+                now,
+                config.backup_generations as usize,
+            )
+            .await?;
+            db.insert_audit_event(&cli_event(
+                "backup.create",
+                Some(info.id.clone()),
+                format!("{} bytes", info.bytes),
+            ))
+            .await?;
+            println!("{}", info.id);
+        }
+        AdminCommand::ListBackups => {
+            let (_, store) = crate::storage::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for info in crate::backup::list(&store).await? {
+                let rows: usize = info.rows.values().sum();
+                println!(
+                    "{}\t{}\t{} rows\t{} bytes",
+                    info.id, info.dialect, rows, info.bytes
+                );
+            }
+        }
+        AdminCommand::Restore { id } => {
+            let (keyring, store) = crate::storage::open(config)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = if id == "latest" {
+                crate::backup::list(&store)
+                    .await?
+                    .first()
+                    .map(|b| b.id.clone())
+                    .ok_or_else(|| anyhow::anyhow!("there is no backup"))?
+            } else {
+                id
+            };
+            let info = crate::backup::restore(&db, &keyring, &store, &id).await?;
+            db.insert_audit_event(&cli_event(
+                "backup.restore",
+                Some(info.id.clone()),
+                format!("restored {} rows", info.rows.values().sum::<usize>()),
+            ))
+            .await?;
+            println!("restored {}", info.id);
         }
         AdminCommand::RewrapKeys => {
             use base64::Engine;

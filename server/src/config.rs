@@ -120,6 +120,20 @@ pub struct Config {
     /// `recording_retention_days + 1` days after they were written: a backstop behind the
     /// server's own retention job (which deletes them, and their keys, on time).
     pub s3_lifecycle_rule: bool,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` gives the client address; from anyone
+    /// else the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Requests per minute and client address: logins, pairing, the whole API; and logins per
+    /// minute and account.
+    pub rate_limit_login_per_minute: u32,
+    pub rate_limit_pairing_per_minute: u32,
+    pub rate_limit_api_per_minute: u32,
+    pub rate_limit_login_per_account_per_minute: u32,
+    /// Back the database up to the object store (encrypted) every `backup_interval_hours`.
+    pub backup_enabled: bool,
+    pub backup_interval_hours: u32,
+    /// Backups kept (older ones are deleted).
+    pub backup_generations: u32,
     /// Local directory where objects bound for S3 are spooled until S3 has them (a store outage
     /// or a restart loses nothing). Default: `data_dir/spool`.
     pub spool_dir: Option<PathBuf>,
@@ -174,6 +188,14 @@ impl Default for Config {
             s3_prefix: String::new(),
             s3_lifecycle_rule: false,
             spool_dir: None,
+            trusted_proxies: Vec::new(),
+            rate_limit_login_per_minute: 30,
+            rate_limit_pairing_per_minute: 10,
+            rate_limit_api_per_minute: 1200,
+            rate_limit_login_per_account_per_minute: 10,
+            backup_enabled: true,
+            backup_interval_hours: 24,
+            backup_generations: 7,
             previous_master_keys: Vec::new(),
             master_key: None,
         }
@@ -316,6 +338,34 @@ impl Config {
             return invalid(
                 "session_idle_timeout_secs must not exceed session_absolute_timeout_secs".into(),
             );
+        }
+        if let Err(problem) = crate::auth::network::parse_networks(&self.trusted_proxies) {
+            return invalid(format!("trusted_proxies: {problem}"));
+        }
+        for (name, value) in [
+            (
+                "rate_limit_login_per_minute",
+                self.rate_limit_login_per_minute,
+            ),
+            (
+                "rate_limit_pairing_per_minute",
+                self.rate_limit_pairing_per_minute,
+            ),
+            ("rate_limit_api_per_minute", self.rate_limit_api_per_minute),
+            (
+                "rate_limit_login_per_account_per_minute",
+                self.rate_limit_login_per_account_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(format!("{name} must be greater than 0"));
+            }
+        }
+        if self.backup_interval_hours == 0 || self.backup_interval_hours > 24 * 31 {
+            return invalid("backup_interval_hours must be between 1 and 744".into());
+        }
+        if self.backup_generations == 0 || self.backup_generations > 1000 {
+            return invalid("backup_generations must be between 1 and 1000".into());
         }
         if self.recording_retention_days == 0 || self.recording_retention_days > 3650 {
             return invalid("recording_retention_days must be between 1 and 3650".into());

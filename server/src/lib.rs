@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;
@@ -136,9 +137,11 @@ pub async fn run(
     }
     let purge = tokio::spawn(purge_sessions_periodically(state.clone()));
     let retention = tokio::spawn(retention::run_periodically(state.clone()));
+    let backups = tokio::spawn(backup_periodically(state.clone()));
     server::serve(state.clone(), tls, listeners, shutdown).await?;
     purge.abort();
     retention.abort();
+    backups.abort();
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -152,6 +155,56 @@ async fn purge_sessions_periodically(state: AppState) {
         if let Err(error) = state.db.purge_expired_sessions(state.now()).await {
             tracing::warn!(%error, "could not purge expired sessions");
         }
+    }
+}
+
+/// Backs the database up every `backup_interval_hours` (the first one an hour after start),
+/// keeping `backup_generations`; each backup is audited.
+async fn backup_periodically(state: AppState) {
+    if !state.config.backup_enabled {
+        return;
+    }
+    let every =
+        std::time::Duration::from_secs(u64::from(state.config.backup_interval_hours) * 3600);
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(3600).min(every),
+        every,
+    );
+    loop {
+        tick.tick().await;
+        let result = backup::create(
+            &state.db,
+            &state.keyring,
+            &state.store,
+            state.now(),
+            state.config.backup_generations as usize,
+        )
+        .await;
+        let (outcome, detail) = match &result {
+            Ok(info) => (
+                db::audit::Outcome::Success,
+                format!("{} ({} bytes)", info.id, info.bytes),
+            ),
+            Err(error) => {
+                tracing::error!(%error, "backup failed");
+                (db::audit::Outcome::Failure, error.to_string())
+            }
+        };
+        state
+            .audit(db::audit::NewAuditEvent {
+                at: state.now(),
+                actor_kind: db::audit::ActorKind::System,
+                actor_id: None,
+                actor_label: Some("backup".into()),
+                group_id: None,
+                action: "backup.create",
+                target: result.as_ref().ok().map(|i| i.id.clone()),
+                client_ip: None,
+                user_agent: None,
+                outcome,
+                detail: Some(detail),
+            })
+            .await;
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub lockouts: AtomicU64,
     pub csrf_rejections: AtomicU64,
     pub tls_handshake_failures: AtomicU64,
+    /// Requests refused by a rate limit.
+    pub rate_limited: AtomicU64,
     /// Supporter consoles with at least one camera (kept by the live hub).
     pub live_sessions: AtomicU64,
     /// Cameras in a live session.
@@ -73,6 +75,11 @@ impl Metrics {
                 "ra_csrf_rejections_total",
                 "State-changing requests refused by the CSRF check.",
                 get(&self.csrf_rejections),
+            ),
+            (
+                "ra_rate_limited_total",
+                "Requests refused by a rate limit (429).",
+                get(&self.rate_limited),
             ),
             (
                 "ra_tls_handshake_failures_total",

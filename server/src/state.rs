@@ -24,6 +24,9 @@ pub struct AppState {
     pub keyring: crate::storage::crypto::Keyring,
     /// Where encrypted recordings are stored.
     pub store: crate::storage::objects::ObjectStore,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub rate_limits: Arc<crate::auth::ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -51,6 +54,10 @@ impl AppState {
             },
             recording_events,
         );
+        let trusted_proxies = Arc::new(
+            crate::auth::network::parse_networks(&config.trusted_proxies)
+                .map_err(std::io::Error::other)?,
+        );
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let live = crate::live::hub::start_with(
@@ -71,6 +78,8 @@ impl AppState {
             live,
             keyring,
             store,
+            trusted_proxies,
+            rate_limits: Default::default(),
         })
     }
 

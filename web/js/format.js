@@ -39,6 +39,7 @@ export const KNOWN_ACTIONS = [
   'auth.lockout',
   'auth.password_change',
   'auth.password_reset',
+  'auth.ip_refused',
   'user.create',
   'user.update',
   'user.delete',
@@ -69,6 +70,8 @@ export const KNOWN_ACTIONS = [
   'snapshot.delete',
   'snapshot.expire',
   'keys.rewrap',
+  'backup.create',
+  'backup.restore',
   'deletions.export',
 ];
 

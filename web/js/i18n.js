@@ -236,6 +236,9 @@ const ja = {
   'action.snapshot.delete': 'スナップショットの削除',
   'action.snapshot.expire': '保存期間満了によるスナップショットの削除',
   'action.keys.rewrap': 'データ鍵の再ラップ（マスター鍵の更新）',
+  'action.backup.create': 'バックアップの作成',
+  'action.backup.restore': 'バックアップからの復元',
+  'action.auth.ip_refused': '許可されていないIPアドレスからのアクセスを拒否',
   'action.recording.start': '録画の開始',
   'action.recording.stop': '録画の終了',
   'action.user.create': 'ユーザーの作成',
@@ -417,6 +420,9 @@ const ja = {
   'error.store_unavailable': 'ストレージに接続できません。しばらくしてからもう一度お試しください。',
   'error.not_in_session': 'このカメラはあなたのライブセッションに接続されていません。',
   'error.already_exists': '既に存在します。',
+  'error.invalid_input': '要求の内容が正しくありません。',
+  'error.rate_limited': 'リクエストが多すぎます。少し待ってからもう一度お試しください。',
+  'error.ip_not_allowed': 'このネットワークからのアクセスは許可されていません。管理者に連絡してください。',
 };
 
 /** @type {Record<string, string>} */
@@ -634,6 +640,9 @@ const en = {
   'action.snapshot.delete': 'snapshot deleted',
   'action.snapshot.expire': 'snapshot deleted at the end of retention',
   'action.keys.rewrap': 'data keys re-wrapped (master key rotation)',
+  'action.backup.create': 'backup created',
+  'action.backup.restore': 'restored from a backup',
+  'action.auth.ip_refused': 'refused: address not allowed',
   'action.recording.start': 'recording started',
   'action.recording.stop': 'recording stopped',
   'action.user.create': 'user created',
@@ -815,6 +824,9 @@ const en = {
   'error.store_unavailable': 'The storage cannot be reached right now; try again in a minute.',
   'error.not_in_session': 'This camera is not in your live session.',
   'error.already_exists': 'It already exists.',
+  'error.invalid_input': 'The request is invalid.',
+  'error.rate_limited': 'Too many requests. Wait a moment and try again.',
+  'error.ip_not_allowed': 'Access from this network is not allowed. Contact your administrator.',
 };
 
 /** @type {Record<Lang, Record<string, string>>} */

@@ -138,6 +138,20 @@ async fn do_login(
     let password = truncate(&request.password, MAX_CREDENTIAL_CHARS);
     let config = &state.config;
     let now = state.now();
+    // Per account as well as per address (the middleware): a distributed guess at one account
+    // is slowed down too (the lockout then stops it).
+    if let Err(retry_after) = state.rate_limits.check(
+        crate::auth::ratelimit::Scope::LoginByAccount,
+        &login_id.to_lowercase(),
+        config.rate_limit_login_per_account_per_minute,
+        std::time::Instant::now(),
+    ) {
+        state
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::rate_limited(retry_after));
+    }
     let user = state.db.user_by_login_id(&login_id).await?;
     let event = |outcome, detail: &str| NewAuditEvent {
         at: now,
@@ -222,6 +236,20 @@ async fn do_login(
                 state.audit(lock).await;
             }
         }
+        return Err(fail());
+    }
+    // The group's IP allow-list: checked only now, so the answer is the same generic failure
+    // as a wrong password (no oracle for "right password, wrong network"); the audit says why.
+    if !crate::auth::network_allows(state, user, client).await? {
+        state
+            .audit(event(
+                Outcome::Denied,
+                "address not in the group's allow-list",
+            ))
+            .await;
+        let mut refused = event(Outcome::Denied, "login");
+        refused.action = "auth.ip_refused";
+        state.audit(refused).await;
         return Err(fail());
     }
     // A fresh token at every login: a token planted before login (session fixation) is dropped.

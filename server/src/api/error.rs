@@ -40,6 +40,8 @@ pub enum ErrorCode {
     StoreUnavailable,
     NotInSession,
     AlreadyExists,
+    RateLimited,
+    IpNotAllowed,
     Internal,
     Unavailable,
 }
@@ -71,6 +73,8 @@ impl ErrorCode {
         ErrorCode::StoreUnavailable,
         ErrorCode::NotInSession,
         ErrorCode::AlreadyExists,
+        ErrorCode::RateLimited,
+        ErrorCode::IpNotAllowed,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -89,6 +93,8 @@ impl ErrorCode {
             NameTaken | LoginIdTaken | GroupNotEmpty | CannotDeleteSelf | RecordingInProgress
             | NotInSession | AlreadyExists => StatusCode::CONFLICT,
             Damaged => StatusCode::INTERNAL_SERVER_ERROR,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            IpNotAllowed => StatusCode::FORBIDDEN,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -126,6 +132,8 @@ impl ErrorCode {
             StoreUnavailable => "store_unavailable",
             NotInSession => "not_in_session",
             AlreadyExists => "already_exists",
+            RateLimited => "rate_limited",
+            IpNotAllowed => "ip_not_allowed",
             Internal => "internal",
             Unavailable => "unavailable",
         }
@@ -169,6 +177,10 @@ impl ErrorCode {
             StoreUnavailable => "The storage cannot be reached right now; try again in a minute.",
             NotInSession => "This camera is not in your live session.",
             AlreadyExists => "It already exists.",
+            RateLimited => "Too many requests; wait a moment (see Retry-After) and try again.",
+            IpNotAllowed => {
+                "Access from this network is not allowed for your group. Ask your administrator."
+            }
             Internal => "internal error",
             Unavailable => "The service is temporarily unavailable.",
         }
@@ -218,6 +230,10 @@ impl ErrorCode {
             }
             NotInSession => "このカメラはあなたのライブセッションに接続されていません。",
             AlreadyExists => "既に存在します。",
+            RateLimited => "要求が多すぎます。しばらく待ってからもう一度お試しください。",
+            IpNotAllowed => {
+                "このネットワークからのアクセスは、あなたのグループでは許可されていません。管理者に連絡してください。"
+            }
             Internal => "内部エラー",
             Unavailable => "一時的にサービスを利用できません。",
         }
@@ -232,6 +248,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// Machine-readable sub-codes (password policy rules).
     pub details: Vec<&'static str>,
+    /// Seconds for `Retry-After` (rate limits).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -240,6 +258,7 @@ impl ApiError {
             code,
             detail: None,
             details: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -248,12 +267,23 @@ impl ApiError {
             code: ErrorCode::InvalidInput,
             detail: Some(detail.into()),
             details: Vec::new(),
+            retry_after: None,
         }
     }
 
     pub fn with_details(mut self, details: Vec<&'static str>) -> Self {
         self.details = details;
         self
+    }
+
+    /// `429 rate_limited`; the `Retry-After` seconds go into the answer's header.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            detail: None,
+            details: Vec::new(),
+            retry_after: Some(retry_after),
+        }
     }
 
     /// Logs the cause and answers 500 without it.
@@ -362,7 +392,15 @@ impl IntoResponse for ApiError {
                 details: self.details.iter().map(|d| d.to_string()).collect(),
             },
         };
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

@@ -83,10 +83,23 @@ async fn rename_group(
         .as_deref()
         .map(|name| valid_name("name", name))
         .transpose()?;
-    if name.is_none() && request.recording_enabled.is_none() {
+    if name.is_none()
+        && request.recording_enabled.is_none()
+        && request.allowed_ips.is_none()
+        && request.admin_allowed_ips.is_none()
+    {
         return Err(ApiError::invalid(
-            "give a new name, recording_enabled, or both",
+            "give at least one of name, recording_enabled, allowed_ips, admin_allowed_ips",
         ));
+    }
+    for list in [&request.allowed_ips, &request.admin_allowed_ips]
+        .into_iter()
+        .flatten()
+    {
+        if list.len() > 100 {
+            return Err(ApiError::invalid("at most 100 networks per list"));
+        }
+        crate::auth::network::parse_networks(list).map_err(ApiError::invalid)?;
     }
     let mut group = state
         .db
@@ -109,6 +122,40 @@ async fn rename_group(
             .await?
             .ok_or(ApiError::new(ErrorCode::NotFound))?;
         changes.push(format!("recording_enabled={enabled}"));
+    }
+    if request.allowed_ips.is_some() || request.admin_allowed_ips.is_some() {
+        let users = request
+            .allowed_ips
+            .clone()
+            .unwrap_or(group.allowed_ips.clone());
+        let admins = request
+            .admin_allowed_ips
+            .clone()
+            .unwrap_or(group.admin_allowed_ips.clone());
+        // No one locks themselves out: an administrator of this group must stay allowed.
+        if me.user.group_id == id {
+            let check = |list: &[String]| {
+                crate::auth::network::allowed(
+                    &crate::auth::network::parse_networks(list).unwrap_or_default(),
+                    me.client.ip,
+                )
+            };
+            if !check(&users) || !check(&admins) {
+                return Err(ApiError::invalid(
+                    "these lists would lock you out: include the address you are using now",
+                ));
+            }
+        }
+        group = state
+            .db
+            .set_group_networks(id, &users, &admins)
+            .await?
+            .ok_or(ApiError::new(ErrorCode::NotFound))?;
+        changes.push(format!(
+            "allowed_ips=[{}] admin_allowed_ips=[{}]",
+            users.join(","),
+            admins.join(",")
+        ));
     }
     event.outcome = Outcome::Success;
     event.detail = Some(changes.join(" "));

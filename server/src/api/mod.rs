@@ -146,6 +146,14 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::auth::csrf::reject_cross_site,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::ratelimit::limit_requests,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::network::resolve_client_ip,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

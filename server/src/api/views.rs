@@ -49,6 +49,10 @@ pub struct GroupView {
     pub created_at: String,
     /// Sessions of this group are recorded.
     pub recording_enabled: bool,
+    /// CIDRs the group's users must come from (empty: any).
+    pub allowed_ips: Vec<String>,
+    /// CIDRs its administrators must also come from (empty: any).
+    pub admin_allowed_ips: Vec<String>,
 }
 
 impl From<&Group> for GroupView {
@@ -58,6 +62,8 @@ impl From<&Group> for GroupView {
             name: g.name.clone(),
             created_at: to_rfc3339(g.created_at),
             recording_enabled: g.recording_enabled,
+            allowed_ips: g.allowed_ips.clone(),
+            admin_allowed_ips: g.admin_allowed_ips.clone(),
         }
     }
 }
@@ -190,6 +196,10 @@ pub struct GroupUpdate {
     pub name: Option<String>,
     /// Record this group's sessions (system administrators decide; on by default).
     pub recording_enabled: Option<bool>,
+    /// CIDRs (or addresses) the group's users must log in from; `[]` for any address.
+    pub allowed_ips: Option<Vec<String>>,
+    /// CIDRs its administrators must also log in from; `[]` for any address.
+    pub admin_allowed_ips: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]

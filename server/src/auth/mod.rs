@@ -11,7 +11,9 @@
 //! group.
 
 pub mod csrf;
+pub mod network;
 pub mod password;
+pub mod ratelimit;
 pub mod tokens;
 
 use std::net::{IpAddr, SocketAddr};
@@ -45,10 +47,17 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     pub fn from_parts(parts: &Parts) -> Self {
+        // The address decided by `network::resolve_client_ip` (trusted proxies), else the peer.
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .get::<network::EffectiveIp>()
+            .map(|ip| ip.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip())
+            });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -79,6 +88,27 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+}
+
+/// Whether the group's IP allow-lists let `user` in from `client` (the user list for everyone,
+/// the admin list too for administrators).
+pub async fn network_allows(
+    state: &AppState,
+    user: &crate::db::users::User,
+    client: &ClientInfo,
+) -> Result<bool, ApiError> {
+    let Some(group) = state.db.group(user.group_id).await? else {
+        return Ok(true);
+    };
+    let users = network::parse_networks(&group.allowed_ips).unwrap_or_default();
+    if !network::allowed(&users, client.ip) {
+        return Ok(false);
+    }
+    if user.role.is_admin() {
+        let admins = network::parse_networks(&group.admin_allowed_ips).unwrap_or_default();
+        return Ok(network::allowed(&admins, client.ip));
+    }
+    Ok(true)
 }
 
 /// A logged-in user with a live session.
@@ -182,6 +212,25 @@ impl FromRequestParts<AppState> for SessionUser {
                 return Err(ErrorCode::CsrfRejected.into());
             }
         }
+        let client = ClientInfo::from_parts(parts);
+        if !network_allows(state, &user, &client).await? {
+            let mut event = NewAuditEvent {
+                at: now,
+                actor_kind: crate::db::audit::ActorKind::User,
+                actor_id: Some(user.id.to_string()),
+                actor_label: Some(user.login_id.clone()),
+                group_id: Some(user.group_id.to_string()),
+                action: "auth.ip_refused",
+                target: None,
+                client_ip: client.ip_text(),
+                user_agent: client.user_agent.clone(),
+                outcome: crate::db::audit::Outcome::Denied,
+                detail: None,
+            };
+            event.detail = Some(format!("{} {}", parts.method, parts.uri.path()));
+            state.audit(event).await;
+            return Err(ErrorCode::IpNotAllowed.into());
+        }
         let idle_ms = state.config.session_idle_timeout_secs as i64 * 1000;
         let new_idle = (now + idle_ms).min(session.absolute_expires_at);
         if new_idle - session.idle_expires_at >= SESSION_EXTEND_GRANULARITY_MS {
@@ -190,7 +239,7 @@ impl FromRequestParts<AppState> for SessionUser {
         let me = SessionUser {
             user,
             session,
-            client: ClientInfo::from_parts(parts),
+            client,
         };
         parts.extensions.insert(me.clone());
         Ok(me)

@@ -11,6 +11,18 @@ pub struct Group {
     pub created_at: UnixMillis,
     /// Sessions of this group are recorded (on by default; a system administrator decides).
     pub recording_enabled: bool,
+    /// CIDRs everyone of the group must log in from (empty: any address).
+    pub allowed_ips: Vec<String>,
+    /// CIDRs its administrators must also log in from (empty: any address).
+    pub admin_allowed_ips: Vec<String>,
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -19,11 +31,13 @@ struct GroupRow {
     name: String,
     created_at: i64,
     recording_enabled: i64,
+    allowed_ips: String,
+    admin_allowed_ips: String,
 }
 
 /// The columns of [`GroupRow`]; the flag through CASE so that both dialects decode an integer.
-const COLUMNS: &str =
-    "id, name, created_at, CASE WHEN recording_enabled THEN 1 ELSE 0 END AS recording_enabled";
+const COLUMNS: &str = "id, name, created_at, CASE WHEN recording_enabled THEN 1 ELSE 0 END AS recording_enabled, \
+     allowed_ips, admin_allowed_ips";
 
 impl TryFrom<GroupRow> for Group {
     type Error = super::DbError;
@@ -33,6 +47,8 @@ impl TryFrom<GroupRow> for Group {
             name: row.name,
             created_at: row.created_at,
             recording_enabled: row.recording_enabled != 0,
+            allowed_ips: split_list(&row.allowed_ips),
+            admin_allowed_ips: split_list(&row.admin_allowed_ips),
         })
     }
 }
@@ -52,6 +68,8 @@ impl Db {
             name: name.to_owned(),
             created_at: now,
             recording_enabled: true,
+            allowed_ips: Vec::new(),
+            admin_allowed_ips: Vec::new(),
         })
     }
 
@@ -103,6 +121,27 @@ impl Db {
             .execute(self.pool())
             .await?
             .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.group(id).await
+    }
+
+    /// Replaces the group's IP allow-lists (already validated).
+    pub async fn set_group_networks(
+        &self,
+        id: GroupId,
+        users: &[String],
+        admins: &[String],
+    ) -> DbResult<Option<Group>> {
+        let changed =
+            sqlx::query("UPDATE groups SET allowed_ips = $1, admin_allowed_ips = $2 WHERE id = $3")
+                .bind(users.join(","))
+                .bind(admins.join(","))
+                .bind(id.to_string())
+                .execute(self.pool())
+                .await?
+                .rows_affected();
         if changed == 0 {
             return Ok(None);
         }

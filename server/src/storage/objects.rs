@@ -69,6 +69,14 @@ impl ObjectStore {
         }
     }
 
+    /// Keys of the objects under `prefix` (e.g. `backups/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.list(prefix).await,
+            ObjectStore::S3(s) => s.list(prefix).await,
+        }
+    }
+
     /// Resumes uploads a previous run left unfinished (S3 behind the spool); returns how many.
     pub fn resume_uploads(&self) -> usize {
         match self {
@@ -172,6 +180,29 @@ impl LocalStore {
 
     pub async fn read_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
         super::spool::read_file_range(&self.path(key)?, range).await
+    }
+
+    /// Keys under `prefix` (a directory path ending in `/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        let mut out = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            if entry.file_type().await?.is_file()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                let key = format!("{}/{name}", prefix.trim_end_matches('/'));
+                if valid_key(&key) {
+                    out.push(key);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Cuts an object to `len` bytes (crash recovery drops a half-written chunk).

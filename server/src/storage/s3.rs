@@ -45,8 +45,9 @@ impl std::fmt::Debug for S3Store {
     }
 }
 
-fn s3_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::S3(e.to_string())
+/// The whole error chain: the SDK's own `Display` says only "service error".
+fn s3_error(e: impl std::error::Error) -> StoreError {
+    StoreError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
 impl S3Store {
@@ -226,6 +227,33 @@ impl S3Store {
                 Some((key, u.upload_id()?.to_owned(), started))
             })
             .collect())
+    }
+
+    /// Keys under `prefix` (without the store prefix), all pages.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(format!("{}{prefix}", self.prefix))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(s3_error)?;
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key()?.strip_prefix(&self.prefix).map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Writes a whole object with one PUT.

@@ -300,6 +300,18 @@ impl SpooledS3 {
         }
     }
 
+    /// Keys under `prefix`: in S3, and still in the spool.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys: std::collections::BTreeSet<String> =
+            self.s3.list(prefix).await?.into_iter().collect();
+        keys.extend(
+            self.spooled_keys()
+                .into_iter()
+                .filter(|k| k.starts_with(prefix)),
+        );
+        Ok(keys.into_iter().collect())
+    }
+
     /// Deletes the object everywhere: its uploader is stopped first, then the spool files, an
     /// unfinished multipart upload and the S3 object are removed.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {

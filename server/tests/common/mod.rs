@@ -101,8 +101,17 @@ pub struct World {
 }
 
 impl TestApp {
+    /// The default configuration, but with rate limits out of the way: the tests log in far
+    /// more often than people do (`network_policy.rs` tests the limits themselves).
     pub async fn new() -> Self {
-        Self::with_config(Config::default()).await
+        Self::with_config(Config {
+            rate_limit_login_per_minute: 100_000,
+            rate_limit_login_per_account_per_minute: 100_000,
+            rate_limit_pairing_per_minute: 100_000,
+            rate_limit_api_per_minute: 1_000_000,
+            ..Config::default()
+        })
+        .await
     }
 
     pub async fn with_config(mut config: Config) -> Self {
