@@ -325,3 +325,54 @@ async fn rate_limits_answer_429_with_retry_after() {
         .unwrap();
     assert!(limited >= 3, "{limited}");
 }
+
+#[tokio::test]
+async fn the_websocket_is_refused_outside_the_allow_list() {
+    use common::live::*;
+    // The test client connects from 127.0.0.1, a trusted proxy here, so X-Forwarded-For
+    // decides which address the server sees.
+    let config = remote_assist::config::Config {
+        trusted_proxies: vec!["127.0.0.1/32".into()],
+        ..Default::default()
+    };
+    let app = TestApp::with_config(config).await;
+    let world = app.seed().await;
+    app.db
+        .set_group_networks(world.group_a, &["10.1.0.0/16".into()], &[])
+        .await
+        .unwrap();
+    let addr = app.serve().await;
+    let cookie = app.session_cookie(&world.supporter_a).await;
+    let hello = json!({"type": "hello", "protocol": 1});
+
+    let mut inside = open_with_headers(
+        &app,
+        addr,
+        Some(&cookie),
+        &origin(addr),
+        &[("x-forwarded-for", "10.1.2.3")],
+    )
+    .await
+    .unwrap();
+    send(&mut inside, hello.clone()).await;
+    let welcome = next(&mut inside).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+
+    let refused_before = audited(&app, "auth.ip_refused").await;
+    let mut outside = open_with_headers(
+        &app,
+        addr,
+        Some(&cookie),
+        &origin(addr),
+        &[("x-forwarded-for", "203.0.113.50")],
+    )
+    .await
+    .unwrap();
+    send(&mut outside, hello).await;
+    let answer = next(&mut outside).await;
+    assert_eq!(
+        answer["type"], "error",
+        "the session is not accepted from outside: {answer}"
+    );
+    assert_eq!(audited(&app, "auth.ip_refused").await, refused_before + 1);
+}

@@ -38,6 +38,17 @@ pub async fn open(
     cookie: Option<&str>,
     origin: &str,
 ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    open_with_headers(app, addr, cookie, origin, &[]).await
+}
+
+/// Like [`open`], with extra request headers (e.g. `X-Forwarded-For`).
+pub async fn open_with_headers(
+    app: &TestApp,
+    addr: std::net::SocketAddr,
+    cookie: Option<&str>,
+    origin: &str,
+    headers: &[(&'static str, &str)],
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let mut request = format!("wss://localhost:{}/ws", addr.port())
         .into_client_request()
         .unwrap();
@@ -48,6 +59,9 @@ pub async fn open(
         request
             .headers_mut()
             .insert("cookie", cookie.parse().unwrap());
+    }
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
     }
     let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
         request,
