@@ -27,6 +27,7 @@ pub const DEFAULT_GENERATIONS: usize = 7;
 pub const TABLES: &[&str] = &[
     "groups",
     "users",
+    "mfa_recovery_codes",
     "devices",
     "audit_events",
     "recordings",
@@ -296,6 +297,9 @@ pub async fn restore(
             .await?;
     }
     sqlx::query("DELETE FROM login_sessions")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM mfa_challenges")
         .execute(&mut *tx)
         .await?;
     for table in TABLES.iter().rev() {

@@ -22,6 +22,7 @@ enum Endpoint {
     DeleteUser,
     ResetPassword,
     UnlockUser,
+    ResetMfa,
     ListDevices,
     CreateDevice,
     RenameDevice,
@@ -45,6 +46,7 @@ const ALL: &[Endpoint] = &[
     Endpoint::DeleteUser,
     Endpoint::ResetPassword,
     Endpoint::UnlockUser,
+    Endpoint::ResetMfa,
     Endpoint::ListDevices,
     Endpoint::CreateDevice,
     Endpoint::RenameDevice,
@@ -267,6 +269,24 @@ async fn exercise(
                 .unwrap()
                 .unwrap()
                 .must_change_password;
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
+        }
+        ResetMfa => {
+            let target = app
+                .add_user(&format!("mfa-{n}"), Role::Supporter, group)
+                .await;
+            app.enrol_totp(target.id).await;
+            let (status, body) = call(
+                Method::POST,
+                format!("/api/users/{}/reset-mfa", target.id),
+                Some(json!({})),
+            )
+            .await;
+            let unchanged = app.db.user(target.id).await.unwrap().unwrap().totp_enabled;
             Outcome {
                 status,
                 body,

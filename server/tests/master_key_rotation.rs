@@ -40,6 +40,8 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     let id = app
         .stored_recording(world.group_a, &world.supporter_a)
         .await;
+    // A user's TOTP secret is wrapped by the master key too, and moves with the rest.
+    let totp_secret = app.enrol_totp(world.supporter_b.id).await;
     let old_file = app.state.config.master_key_file();
     let dir = tempfile::tempdir().unwrap();
     let new_key = MasterKey::generate("k2");
@@ -70,7 +72,7 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     let (ok, out) = rewrap(&app, &with_old);
     assert!(ok, "{out}");
     assert!(
-        out.contains("re-wrapped 1 keys with master key k2"),
+        out.contains("re-wrapped 2 keys with master key k2"),
         "{out}"
     );
     let row = app.db.recording(id).await.unwrap().unwrap();
@@ -88,6 +90,16 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     .await
     .unwrap();
     assert_eq!(content, vec![7u8; 150_000]);
+    let stored = app.db.totp_secret(world.supporter_b.id).await.unwrap().unwrap();
+    assert_eq!(stored.key_id, "k2");
+    let unwrapped = remote_assist::storage::unwrap_key(
+        &only_new,
+        &stored.key_id,
+        &stored.wrapped,
+        &world.supporter_b.id.to_string(),
+    )
+    .unwrap();
+    assert_eq!(unwrapped.expose(), &totp_secret);
     // Nothing left to do on a second run; the rewrap is in the audit log.
     let (ok, out) = rewrap(&app, &with_old);
     assert!(ok && out.contains("re-wrapped 0 keys"), "{out}");
@@ -116,7 +128,7 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
         ],
     );
     assert!(
-        ok && out.contains("re-wrapped 1 keys with master key k3"),
+        ok && out.contains("re-wrapped 2 keys with master key k3"),
         "{out}"
     );
     assert!(

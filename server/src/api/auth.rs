@@ -11,11 +11,14 @@ use utoipa_axum::routes;
 
 use super::ApiJson;
 use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use super::views::{AuditEventList, ChangePasswordRequest, LoginRequest, MeResponse, UserView};
+use super::views::{
+    AuditEventList, ChangePasswordRequest, LoginRequest, MeResponse, MfaPending, UserView,
+};
 use crate::auth::password::{self, check_policy};
 use crate::auth::tokens;
 use crate::auth::{ClientInfo, SESSION_COOKIE, SessionUser, cookie_value};
 use crate::db::audit::{ActorKind, AuditFilter, NewAuditEvent, Outcome};
+use crate::db::mfa::ChallengePurpose;
 use crate::db::sessions::NewSession;
 use crate::state::AppState;
 
@@ -35,6 +38,9 @@ pub const LOGIN_HISTORY_ACTIONS: &[&str] = &[
     "auth.lockout",
     "auth.password_change",
     "auth.password_reset",
+    "auth.mfa_challenge",
+    "auth.mfa_enable",
+    "auth.mfa_disable",
 ];
 
 /// Longest login ID or password looked at; longer input fails like a wrong password, after
@@ -51,6 +57,8 @@ fn truncate(text: &str, max: usize) -> String {
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = MeResponse),
+        (status = 202, description = "Password accepted; a second factor is needed next \
+            (`/api/auth/mfa/verify`, or enrolment when the group requires MFA)", body = MfaPending),
         (status = 303, description = "Form login: redirect to the home page or back to /login"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
@@ -88,7 +96,16 @@ async fn login(
     };
     let old_token = cookie_value(&headers, SESSION_COOKIE);
     match do_login(&state, &client, request, old_token).await {
-        Ok((me, cookie)) => {
+        Ok(LoginOutcome::SecondFactor(pending, cookie)) => {
+            let mut response = if is_form {
+                Redirect::to("/login?step=mfa").into_response()
+            } else {
+                (StatusCode::ACCEPTED, Json(pending)).into_response()
+            };
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Ok(LoginOutcome::Session(me, cookie)) => {
             let mut response = if is_form {
                 let target = if me.must_change_password {
                     "/password"
@@ -112,7 +129,14 @@ async fn login(
     }
 }
 
-fn session_cookie(token: &str) -> HeaderValue {
+/// What a right password leads to.
+enum LoginOutcome {
+    Session(MeResponse, HeaderValue),
+    /// The second factor (or its enrolment) comes next; the cookie names the pending login.
+    SecondFactor(MfaPending, HeaderValue),
+}
+
+pub(super) fn session_cookie(token: &str) -> HeaderValue {
     // No Max-Age: the cookie ends with the browser session; the server enforces the idle and
     // absolute limits in any case.
     HeaderValue::from_str(&format!(
@@ -133,7 +157,7 @@ async fn do_login(
     client: &ClientInfo,
     request: LoginRequest,
     old_token: Option<String>,
-) -> ApiResult<(MeResponse, HeaderValue)> {
+) -> ApiResult<LoginOutcome> {
     let login_id = truncate(&request.login_id, MAX_CREDENTIAL_CHARS);
     let password = truncate(&request.password, MAX_CREDENTIAL_CHARS);
     let config = &state.config;
@@ -207,7 +231,13 @@ async fn do_login(
         state.audit(event(Outcome::Failure, "account locked")).await;
         return Err(fail());
     };
-    let succeeded = password_ok && !over_limit && state.db.login_succeeded(user.id, now).await?;
+    // With a second factor the reserved attempt stays counted until the code is right too, so
+    // that guesses at the code count towards the same lockout as guesses at the password.
+    let needs_second_factor =
+        user.totp_enabled || super::mfa::group_requires_mfa(state, user).await?;
+    let succeeded = password_ok
+        && !over_limit
+        && (needs_second_factor || state.db.login_succeeded(user.id, now).await?);
     if !succeeded {
         state
             .audit(event(
@@ -219,23 +249,7 @@ async fn do_login(
                 },
             ))
             .await;
-        if failures >= threshold {
-            let until = now + config.lockout_duration_secs as i64 * 1000;
-            state.db.lock_user(user.id, until).await?;
-            if failures == threshold {
-                state
-                    .metrics
-                    .lockouts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut lock = event(Outcome::Success, "");
-                lock.action = "auth.lockout";
-                lock.detail = Some(format!(
-                    "{failures} failures; locked until {}",
-                    crate::clock::to_rfc3339(until)
-                ));
-                state.audit(lock).await;
-            }
-        }
+        lock_if_over_threshold(state, user, client, failures).await?;
         return Err(fail());
     }
     // The group's IP allow-list: checked only now, so the answer is the same generic failure
@@ -252,7 +266,75 @@ async fn do_login(
         state.audit(refused).await;
         return Err(fail());
     }
-    // A fresh token at every login: a token planted before login (session fixation) is dropped.
+    if needs_second_factor {
+        let purpose = if user.totp_enabled {
+            ChallengePurpose::Verify
+        } else {
+            ChallengePurpose::Enroll
+        };
+        let (pending, cookie) = super::mfa::start_challenge(state, user, purpose).await?;
+        let mut step = event(Outcome::Success, "");
+        step.action = "auth.mfa_challenge";
+        step.detail = Some(format!("password right; {} next", purpose.as_str()));
+        state.audit(step).await;
+        return Ok(LoginOutcome::SecondFactor(pending, cookie));
+    }
+    let (me, cookie) = start_session(state, client, user, old_token).await?;
+    state.audit(event(Outcome::Success, "password")).await;
+    Ok(LoginOutcome::Session(me, cookie))
+}
+
+/// Locks the account when `failures` reached the threshold (audited once, at the threshold).
+pub(super) async fn lock_if_over_threshold(
+    state: &AppState,
+    user: &crate::db::users::User,
+    client: &ClientInfo,
+    failures: i64,
+) -> ApiResult<()> {
+    let now = state.now();
+    let threshold = i64::from(state.config.lockout_threshold);
+    if failures < threshold {
+        return Ok(());
+    }
+    let until = now + state.config.lockout_duration_secs as i64 * 1000;
+    state.db.lock_user(user.id, until).await?;
+    if failures == threshold {
+        state
+            .metrics
+            .lockouts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .audit(NewAuditEvent {
+                at: now,
+                actor_kind: ActorKind::User,
+                actor_id: Some(user.id.to_string()),
+                actor_label: Some(user.login_id.clone()),
+                group_id: Some(user.group_id.to_string()),
+                action: "auth.lockout",
+                target: None,
+                client_ip: client.ip_text(),
+                user_agent: client.user_agent.clone(),
+                outcome: Outcome::Success,
+                detail: Some(format!(
+                    "{failures} failures; locked until {}",
+                    crate::clock::to_rfc3339(until)
+                )),
+            })
+            .await;
+    }
+    Ok(())
+}
+
+/// Creates the login session (a fresh token: one planted before login, by session fixation, is
+/// dropped) and the cookie that carries it.
+pub(super) async fn start_session(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &crate::db::users::User,
+    old_token: Option<String>,
+) -> ApiResult<(MeResponse, HeaderValue)> {
+    let config = &state.config;
+    let now = state.now();
     if let Some(old) = old_token {
         state
             .db
@@ -281,7 +363,6 @@ async fn do_login(
         .metrics
         .logins_succeeded
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    state.audit(event(Outcome::Success, "password")).await;
     let me = MeResponse {
         user: UserView::new(user, now),
         csrf_token,

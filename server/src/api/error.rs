@@ -42,6 +42,8 @@ pub enum ErrorCode {
     AlreadyExists,
     RateLimited,
     IpNotAllowed,
+    MfaCodeInvalid,
+    MfaRequiredByGroup,
     Internal,
     Unavailable,
 }
@@ -75,6 +77,8 @@ impl ErrorCode {
         ErrorCode::AlreadyExists,
         ErrorCode::RateLimited,
         ErrorCode::IpNotAllowed,
+        ErrorCode::MfaCodeInvalid,
+        ErrorCode::MfaRequiredByGroup,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -95,6 +99,8 @@ impl ErrorCode {
             Damaged => StatusCode::INTERNAL_SERVER_ERROR,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             IpNotAllowed => StatusCode::FORBIDDEN,
+            MfaCodeInvalid => StatusCode::UNAUTHORIZED,
+            MfaRequiredByGroup => StatusCode::CONFLICT,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -134,6 +140,8 @@ impl ErrorCode {
             AlreadyExists => "already_exists",
             RateLimited => "rate_limited",
             IpNotAllowed => "ip_not_allowed",
+            MfaCodeInvalid => "mfa_code_invalid",
+            MfaRequiredByGroup => "mfa_required_by_group",
             Internal => "internal",
             Unavailable => "unavailable",
         }
@@ -178,6 +186,14 @@ impl ErrorCode {
             NotInSession => "This camera is not in your live session.",
             AlreadyExists => "It already exists.",
             RateLimited => "Too many requests; wait a moment (see Retry-After) and try again.",
+            MfaCodeInvalid => {
+                "The code is wrong, already used or expired. Enter the current code from your \
+                 authenticator app, or one of your recovery codes."
+            }
+            MfaRequiredByGroup => {
+                "Your group requires a second factor, so it cannot be turned off. An administrator \
+                 can reset it so that you enrol again."
+            }
             IpNotAllowed => {
                 "Access from this network is not allowed for your group. Ask your administrator."
             }
@@ -231,6 +247,14 @@ impl ErrorCode {
             NotInSession => "このカメラはあなたのライブセッションに接続されていません。",
             AlreadyExists => "既に存在します。",
             RateLimited => "要求が多すぎます。しばらく待ってからもう一度お試しください。",
+            MfaCodeInvalid => {
+                "コードが正しくないか、使用済みか、期限切れです。認証アプリの現在のコード、\
+                 またはリカバリーコードを入力してください。"
+            }
+            MfaRequiredByGroup => {
+                "所属グループでは二要素認証が必須のため、無効にできません。\
+                 管理者がリセットすると再登録できます。"
+            }
             IpNotAllowed => {
                 "このネットワークからのアクセスは、あなたのグループでは許可されていません。管理者に連絡してください。"
             }

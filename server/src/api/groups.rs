@@ -59,7 +59,8 @@ async fn create_group(
     Ok((StatusCode::CREATED, Json(GroupView::from(&group))))
 }
 
-/// Rename a group or switch its recording on or off (system admin).
+/// Rename a group, switch its recording on or off, set its IP allow-lists or require MFA of
+/// its members (system admin).
 #[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups", request_body = GroupUpdate,
     params(("id" = GroupId, Path)),
     responses((status = 200, body = GroupView), (status = 400, body = ErrorBody),
@@ -87,9 +88,10 @@ async fn rename_group(
         && request.recording_enabled.is_none()
         && request.allowed_ips.is_none()
         && request.admin_allowed_ips.is_none()
+        && request.mfa_required.is_none()
     {
         return Err(ApiError::invalid(
-            "give at least one of name, recording_enabled, allowed_ips, admin_allowed_ips",
+            "give at least one of name, recording_enabled, allowed_ips, admin_allowed_ips, mfa_required",
         ));
     }
     for list in [&request.allowed_ips, &request.admin_allowed_ips]
@@ -122,6 +124,14 @@ async fn rename_group(
             .await?
             .ok_or(ApiError::new(ErrorCode::NotFound))?;
         changes.push(format!("recording_enabled={enabled}"));
+    }
+    if let Some(required) = request.mfa_required {
+        group = state
+            .db
+            .set_group_mfa_required(id, required)
+            .await?
+            .ok_or(ApiError::new(ErrorCode::NotFound))?;
+        changes.push(format!("mfa_required={required}"));
     }
     if request.allowed_ips.is_some() || request.admin_allowed_ips.is_some() {
         let users = request

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod devices;
 pub mod error;
 pub mod groups;
+pub mod mfa;
 pub mod ops;
 pub mod recordings;
 pub mod snapshots;
@@ -101,6 +102,7 @@ impl utoipa::Modify for SecuritySchemes {
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
+        .merge(mfa::routes())
         .merge(groups::routes())
         .merge(users::routes())
         .merge(devices::routes())

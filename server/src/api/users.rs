@@ -54,7 +54,7 @@ impl SessionUser {
 }
 
 /// Loads a user the caller may manage, or answers 404 and audits the denial.
-async fn managed_user(
+pub(super) async fn managed_user(
     state: &AppState,
     me: &ActiveUser,
     id: UserId,

@@ -22,6 +22,8 @@ pub struct UserView {
     pub group_name: String,
     pub locked: bool,
     pub must_change_password: bool,
+    /// A TOTP second factor is enrolled.
+    pub mfa_enabled: bool,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -37,6 +39,7 @@ impl UserView {
             group_name: user.group_name.clone(),
             locked: user.is_locked(now),
             must_change_password: user.must_change_password,
+            mfa_enabled: user.totp_enabled,
             created_at: to_rfc3339(user.created_at),
         }
     }
@@ -53,6 +56,8 @@ pub struct GroupView {
     pub allowed_ips: Vec<String>,
     /// CIDRs its administrators must also come from (empty: any).
     pub admin_allowed_ips: Vec<String>,
+    /// Members must log in with a second factor.
+    pub mfa_required: bool,
 }
 
 impl From<&Group> for GroupView {
@@ -64,6 +69,7 @@ impl From<&Group> for GroupView {
             recording_enabled: g.recording_enabled,
             allowed_ips: g.allowed_ips.clone(),
             admin_allowed_ips: g.admin_allowed_ips.clone(),
+            mfa_required: g.mfa_required,
         }
     }
 }
@@ -142,6 +148,58 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
+/// A login whose password was right and that needs its second factor next.
+#[derive(Serialize, ToSchema)]
+pub struct MfaPending {
+    /// `verify`: send a code to `/api/auth/mfa/verify`. `enroll`: the group requires MFA and
+    /// this account has none yet: `/api/auth/mfa/setup`, then `/api/auth/mfa/enable`.
+    pub second_factor: crate::db::mfa::ChallengePurpose,
+    /// Send as `X-CSRF-Token` with the next step (this token belongs to the pending login).
+    pub csrf_token: String,
+    /// RFC 3339: the pending login ends then (log in again).
+    pub expires_at: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MfaSetupRequest {
+    /// Your current password (needed when logged in; not during a login's enrolment step).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A new TOTP secret to put into an authenticator app; it takes effect once a code from it is
+/// sent to `/api/auth/mfa/enable`.
+#[derive(Serialize, ToSchema)]
+pub struct MfaSetupResponse {
+    /// Base32, for typing in by hand.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as a QR code (SVG).
+    pub qr_svg: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaCodeRequest {
+    /// Six digits from the authenticator app, or (at verification) a recovery code.
+    pub code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MfaEnabled {
+    /// One-time recovery codes: shown only now; each works once in place of a code.
+    pub recovery_codes: Vec<String>,
+    /// When this finished a login's enrolment: the new session (the cookie is set too).
+    pub session: Option<MeResponse>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaDisableRequest {
+    pub password: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -200,6 +258,9 @@ pub struct GroupUpdate {
     pub allowed_ips: Option<Vec<String>>,
     /// CIDRs its administrators must also log in from; `[]` for any address.
     pub admin_allowed_ips: Option<Vec<String>>,
+    /// Require a second factor (TOTP) of every member; those without one enrol at their next
+    /// login.
+    pub mfa_required: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]

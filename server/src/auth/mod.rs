@@ -15,6 +15,7 @@ pub mod network;
 pub mod password;
 pub mod ratelimit;
 pub mod tokens;
+pub mod totp;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -15,6 +15,8 @@ pub struct Group {
     pub allowed_ips: Vec<String>,
     /// CIDRs its administrators must also log in from (empty: any address).
     pub admin_allowed_ips: Vec<String>,
+    /// Every member must use a second factor (those without one enrol at their next login).
+    pub mfa_required: bool,
 }
 
 fn split_list(text: &str) -> Vec<String> {
@@ -33,11 +35,12 @@ struct GroupRow {
     recording_enabled: i64,
     allowed_ips: String,
     admin_allowed_ips: String,
+    mfa_required: i64,
 }
 
 /// The columns of [`GroupRow`]; the flag through CASE so that both dialects decode an integer.
 const COLUMNS: &str = "id, name, created_at, CASE WHEN recording_enabled THEN 1 ELSE 0 END AS recording_enabled, \
-     allowed_ips, admin_allowed_ips";
+     allowed_ips, admin_allowed_ips, CASE WHEN mfa_required THEN 1 ELSE 0 END AS mfa_required";
 
 impl TryFrom<GroupRow> for Group {
     type Error = super::DbError;
@@ -49,6 +52,7 @@ impl TryFrom<GroupRow> for Group {
             recording_enabled: row.recording_enabled != 0,
             allowed_ips: split_list(&row.allowed_ips),
             admin_allowed_ips: split_list(&row.admin_allowed_ips),
+            mfa_required: row.mfa_required != 0,
         })
     }
 }
@@ -70,6 +74,7 @@ impl Db {
             recording_enabled: true,
             allowed_ips: Vec::new(),
             admin_allowed_ips: Vec::new(),
+            mfa_required: false,
         })
     }
 
@@ -117,6 +122,24 @@ impl Db {
     pub async fn set_group_recording(&self, id: GroupId, enabled: bool) -> DbResult<Option<Group>> {
         let changed = sqlx::query("UPDATE groups SET recording_enabled = $1 WHERE id = $2")
             .bind(enabled)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.group(id).await
+    }
+
+    /// Requires (or stops requiring) a second factor of the group's members.
+    pub async fn set_group_mfa_required(
+        &self,
+        id: GroupId,
+        required: bool,
+    ) -> DbResult<Option<Group>> {
+        let changed = sqlx::query("UPDATE groups SET mfa_required = $1 WHERE id = $2")
+            .bind(required)
             .bind(id.to_string())
             .execute(self.pool())
             .await?

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod devices;
 pub mod groups;
+pub mod mfa;
 pub mod recordings;
 pub mod sessions;
 pub mod snapshots;

@@ -542,13 +542,17 @@ impl Db {
 pub enum KeyHolder {
     Recording,
     Snapshot,
+    /// A user's TOTP secret (wrapped for the user's ID).
+    TotpSecret,
 }
 
 impl KeyHolder {
-    fn table(self) -> &'static str {
+    /// Table, key ID column, wrapped key column.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            KeyHolder::Recording => "recordings",
-            KeyHolder::Snapshot => "snapshots",
+            KeyHolder::Recording => ("recordings", "key_id", "wrapped_key"),
+            KeyHolder::Snapshot => ("snapshots", "key_id", "wrapped_key"),
+            KeyHolder::TotpSecret => ("users", "totp_key_id", "totp_secret"),
         }
     }
 }
@@ -561,10 +565,14 @@ impl Db {
         current: &str,
     ) -> DbResult<Vec<(KeyHolder, String, String, String)>> {
         let mut out = Vec::new();
-        for holder in [KeyHolder::Recording, KeyHolder::Snapshot] {
+        for holder in [
+            KeyHolder::Recording,
+            KeyHolder::Snapshot,
+            KeyHolder::TotpSecret,
+        ] {
+            let (table, key_id, wrapped) = holder.columns();
             let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
-                "SELECT id, key_id, wrapped_key FROM {} WHERE key_id <> $1",
-                holder.table()
+                "SELECT id, {key_id}, {wrapped} FROM {table} WHERE {key_id} <> $1 AND {wrapped} IS NOT NULL"
             ))
             .bind(current)
             .fetch_all(self.pool())
@@ -583,9 +591,9 @@ impl Db {
         key_id: &str,
         wrapped_key: &str,
     ) -> DbResult<bool> {
+        let (table, key_column, wrapped_column) = holder.columns();
         let done = sqlx::query(&format!(
-            "UPDATE {} SET key_id = $1, wrapped_key = $2 WHERE id = $3 AND key_id = $4",
-            holder.table()
+            "UPDATE {table} SET {key_column} = $1, {wrapped_column} = $2 WHERE id = $3 AND {key_column} = $4"
         ))
         .bind(key_id)
         .bind(wrapped_key)

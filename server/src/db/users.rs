@@ -51,6 +51,8 @@ pub struct User {
     pub first_failed_at: Option<UnixMillis>,
     pub locked_until: Option<UnixMillis>,
     pub must_change_password: bool,
+    /// A TOTP second factor is enrolled.
+    pub totp_enabled: bool,
     pub created_at: UnixMillis,
 }
 
@@ -74,6 +76,7 @@ struct UserRow {
     locked_until: Option<i64>,
     // The Any driver cannot decode SQLite booleans; the query turns it into 0/1 in both dialects.
     must_change_password: i64,
+    totp_enabled: i64,
     created_at: i64,
 }
 
@@ -93,6 +96,7 @@ impl TryFrom<UserRow> for User {
             first_failed_at: row.first_failed_at,
             locked_until: row.locked_until,
             must_change_password: row.must_change_password != 0,
+            totp_enabled: row.totp_enabled != 0,
             created_at: row.created_at,
         })
     }
@@ -101,7 +105,8 @@ impl TryFrom<UserRow> for User {
 const SELECT_USER: &str = "SELECT u.id, u.login_id, u.display_name, u.role, u.group_id, \
      g.name AS group_name, u.password_hash, u.failed_attempts, u.first_failed_at, \
      u.locked_until, \
-     CASE WHEN u.must_change_password THEN 1 ELSE 0 END AS must_change_password, u.created_at \
+     CASE WHEN u.must_change_password THEN 1 ELSE 0 END AS must_change_password, \
+     CASE WHEN u.totp_enabled_at IS NULL THEN 0 ELSE 1 END AS totp_enabled, u.created_at \
      FROM users u JOIN groups g ON g.id = u.group_id";
 
 /// Fields of a new account.

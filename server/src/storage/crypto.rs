@@ -64,6 +64,11 @@ impl DataKey {
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.0.as_ref()))
     }
+
+    /// The key's bytes, for a key used as a secret itself (a TOTP secret).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 /// The key that wraps data keys, with its ID (stored next to every wrapped key).

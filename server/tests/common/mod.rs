@@ -234,6 +234,32 @@ impl TestApp {
         id
     }
 
+    /// Enrols a TOTP secret for `user` directly (as if they had scanned it and sent a code);
+    /// returns the secret.
+    pub async fn enrol_totp(&self, user: remote_assist::ids::UserId) -> [u8; 32] {
+        use base64::Engine;
+        let secret = remote_assist::storage::crypto::DataKey::generate();
+        let wrapped = self.state.keyring.wrap(&secret, &user.to_string());
+        self.db
+            .set_pending_totp(
+                user,
+                &remote_assist::db::mfa::StoredSecret {
+                    key_id: wrapped.key_id,
+                    wrapped: base64::engine::general_purpose::STANDARD.encode(&wrapped.blob),
+                },
+            )
+            .await
+            .unwrap();
+        let step = remote_assist::auth::totp::step_at(self.now()) - 10;
+        assert!(
+            self.db
+                .enable_totp(user, step, &[], self.now())
+                .await
+                .unwrap()
+        );
+        *secret.expose()
+    }
+
     pub fn now(&self) -> i64 {
         use remote_assist::clock::Clock;
         self.clock.now_millis()
