@@ -90,7 +90,12 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     .await
     .unwrap();
     assert_eq!(content, vec![7u8; 150_000]);
-    let stored = app.db.totp_secret(world.supporter_b.id).await.unwrap().unwrap();
+    let stored = app
+        .db
+        .totp_secret(world.supporter_b.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.key_id, "k2");
     let unwrapped = remote_assist::storage::unwrap_key(
         &only_new,

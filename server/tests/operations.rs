@@ -227,6 +227,12 @@ async fn openapi_document_matches_the_routes() {
         ("delete", "/api/users/{id}"),
         ("post", "/api/users/{id}/reset-password"),
         ("post", "/api/users/{id}/unlock"),
+        ("post", "/api/users/{id}/reset-mfa"),
+        ("get", "/api/auth/mfa"),
+        ("post", "/api/auth/mfa/verify"),
+        ("post", "/api/auth/mfa/setup"),
+        ("post", "/api/auth/mfa/enable"),
+        ("post", "/api/auth/mfa/disable"),
         ("get", "/api/devices"),
         ("post", "/api/devices"),
         ("patch", "/api/devices/{id}"),
@@ -257,7 +263,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 39,
+        operations, 45,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

@@ -179,6 +179,24 @@ function renderGroups() {
           'td',
           {},
           h(
+            'label',
+            { className: 'inline-check' },
+            h('input', {
+              type: 'checkbox',
+              checked: Boolean(group.mfa_required),
+              attrs: { 'aria-label': t('groups.mfa_label', { name: group.name }), 'data-testid': 'group-mfa' },
+              on: {
+                change: (/** @type {Event} */ event) =>
+                  void setMfaRequired(group, /** @type {HTMLInputElement} */ (event.target)),
+              },
+            }),
+            h('span', { text: t(group.mfa_required ? 'groups.mfa_on' : 'groups.mfa_off') }),
+          ),
+        ),
+        h(
+          'td',
+          {},
+          h(
             'div',
             { className: 'row-actions' },
             h('button', {
@@ -197,6 +215,22 @@ function renderGroups() {
       ),
     ),
   );
+}
+
+/**
+ * Requires (or stops requiring) a second factor of the group's members.
+ * @param {Group} group @param {HTMLInputElement} box
+ */
+async function setMfaRequired(group, box) {
+  const required = box.checked;
+  try {
+    await api('PATCH', `/api/groups/${encodeURIComponent(group.id)}`, { mfa_required: required });
+    say(() => t(required ? 'groups.mfa_switched_on' : 'groups.mfa_switched_off', { name: group.name }));
+  } catch (error) {
+    box.checked = !required;
+    say(() => errorMessage(error));
+  }
+  await loadGroups();
 }
 
 /**
@@ -318,6 +352,11 @@ function renderUsers() {
           on: { click: () => void resetPassword(user) },
         }),
       );
+      if (user.mfa_enabled) {
+        actions.append(
+          h('button', { type: 'button', i18n: 'users.reset_mfa', on: { click: () => void resetMfa(user) } }),
+        );
+      }
       if (user.locked) {
         actions.append(
           h('button', { type: 'button', i18n: 'users.unlock', on: { click: () => void unlockUser(user) } }),
@@ -342,6 +381,7 @@ function renderUsers() {
         h('td', { text: user.group_name || t('common.none') }),
         h('td', { className: user.locked ? 'flag-on' : '', text: yesNo(user.locked) }),
         h('td', { text: yesNo(user.must_change_password) }),
+        h('td', { text: yesNo(Boolean(user.mfa_enabled)) }),
         h('td', {}, actions),
       );
     }),
@@ -439,6 +479,19 @@ async function resetPassword(user) {
       await loadUsers();
     },
   });
+}
+
+/** @param {User} user */
+async function resetMfa(user) {
+  await confirmDialog(
+    t('users.reset_mfa_confirm', { name: user.display_name }),
+    t('users.reset_mfa'),
+    async () => {
+      await api('POST', `/api/users/${encodeURIComponent(user.id)}/reset-mfa`);
+      say(() => t('users.mfa_reset_done', { name: user.display_name }));
+      await loadUsers();
+    },
+  );
 }
 
 /** @param {User} user */

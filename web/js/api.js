@@ -13,8 +13,9 @@ import { getLang, hasText, t } from './i18n.js';
  * @typedef {'system_admin' | 'group_admin' | 'supporter'} Role
  * @typedef {{id: string, login_id: string, display_name: string, role: Role,
  *   group_id: string | null, group_name: string | null, locked: boolean,
- *   must_change_password: boolean, created_at: string}} User
- * @typedef {{id: string, name: string, created_at: string, recording_enabled: boolean}} Group
+ *   must_change_password: boolean, mfa_enabled?: boolean, created_at: string}} User
+ * @typedef {{id: string, name: string, created_at: string, recording_enabled: boolean,
+ *   mfa_required?: boolean}} Group
  * @typedef {{id: string, group_id: string, group_name: string, name: string, created_at: string,
  *   last_seen_at: string | null, revoked_at: string | null, paired: boolean}} Device
  * @typedef {{code: string, url: string, expires_at: string, qr_svg: string}} Pairing
@@ -23,6 +24,9 @@ import { getLang, hasText, t } from './i18n.js';
  *   client_ip: string | null, user_agent: string | null, outcome: string,
  *   detail: string | null}} AuditEvent
  * @typedef {{user: User, csrf_token: string, must_change_password: boolean}} Session
+ * @typedef {{second_factor: 'verify' | 'enroll', csrf_token: string, expires_at: string}} MfaPending
+ * @typedef {{secret: string, otpauth_uri: string, qr_svg: string}} MfaSetup
+ * @typedef {{recovery_codes: string[], session: Session | null}} MfaEnabled
  * @typedef {{time_zone: string, version: string, max_cameras: number, recording_retention_days: number}} Config
  * @typedef {{device_id: string, device_name: string, group_name: string, credential: string}} PairResult
  * @typedef {{device_id: string, device_name: string, group_id: string, group_name: string}} DeviceMe
@@ -182,13 +186,14 @@ export async function fetchMe(options = {}) {
 }
 
 /**
- * Log in with JSON. 401 errors are left to the caller.
+ * Log in with JSON. 401 errors are left to the caller. With MFA the answer is the pending
+ * second step (`second_factor`) instead of a session.
  * @param {string} loginId
  * @param {string} password
- * @returns {Promise<Session>}
+ * @returns {Promise<Session | MfaPending>}
  */
 export async function login(loginId, password) {
-  /** @type {Session} */
+  /** @type {Session | MfaPending} */
   const session = await api(
     'POST',
     '/api/auth/login',

@@ -1,10 +1,12 @@
 //! Change one's own password. Also the page users are forced to after their first login or an
-//! administrator's reset (`must_change_password`), which is explained at the top.
+//! administrator's reset (`must_change_password`), which is explained at the top. Below it, the
+//! account's two-factor authentication: set up (QR code, code, recovery codes) or turn off.
 
 import { ApiError, api, detailMessages, errorMessage, fetchMe, homeFor } from './api.js';
 import { onLangChange, t } from './i18n.js';
 import { byId, showError, showStatus } from './dom.js';
 import { initPage } from './layout.js';
+import { enrol, showRecoveryCodes } from './mfa.js';
 
 const form = /** @type {HTMLFormElement} */ (byId('password-form'));
 const username = /** @type {HTMLInputElement} */ (byId('password-username'));
@@ -58,5 +60,52 @@ form.addEventListener('submit', async (event) => {
     shown = { error };
     renderError();
     submit.disabled = false;
+  }
+});
+
+const mfaSection = byId('mfa-section');
+const mfaState = byId('mfa-state');
+const mfaPassword = /** @type {HTMLInputElement} */ (byId('mfa-password'));
+const mfaError = byId('mfa-page-error');
+const mfaSetup = /** @type {HTMLButtonElement} */ (byId('mfa-setup'));
+const mfaDisable = /** @type {HTMLButtonElement} */ (byId('mfa-disable'));
+const mfaEnrol = byId('mfa-enroll');
+let mfaOn = Boolean(session.user.mfa_enabled);
+
+function renderMfa() {
+  mfaState.textContent = t(mfaOn ? 'mfa.state_on' : 'mfa.state_off');
+  mfaSetup.hidden = mfaOn;
+  mfaDisable.hidden = !mfaOn;
+}
+onLangChange(renderMfa);
+mfaSection.hidden = session.must_change_password;
+renderMfa();
+
+mfaSetup.addEventListener('click', async () => {
+  showError(mfaError, null);
+  mfaSetup.disabled = true;
+  try {
+    const enabled = await enrol(mfaEnrol, mfaPassword.value);
+    mfaPassword.value = '';
+    await showRecoveryCodes(mfaEnrol, enabled.recovery_codes);
+    mfaEnrol.hidden = true;
+    mfaOn = true;
+    renderMfa();
+  } catch (error) {
+    showError(mfaError, errorMessage(error));
+  }
+  mfaSetup.disabled = false;
+});
+
+mfaDisable.addEventListener('click', async () => {
+  showError(mfaError, null);
+  try {
+    await api('POST', '/api/auth/mfa/disable', { password: mfaPassword.value });
+    mfaPassword.value = '';
+    mfaOn = false;
+    renderMfa();
+    showStatus(statusBox, t('mfa.disabled'));
+  } catch (error) {
+    showError(mfaError, errorMessage(error));
   }
 });
