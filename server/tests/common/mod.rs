@@ -195,6 +195,16 @@ impl TestApp {
     /// A finished recording of `owner`, encrypted and stored like the recorder stores them
     /// (150 000 bytes of content), expiring 30 days from now.
     pub async fn stored_recording(&self, group: GroupId, owner: &Account) -> uuid::Uuid {
+        self.stored_recording_named(group, owner, "cam").await
+    }
+
+    /// Like [`TestApp::stored_recording`], from a camera called `device_name`.
+    pub async fn stored_recording_named(
+        &self,
+        group: GroupId,
+        owner: &Account,
+        device_name: &str,
+    ) -> uuid::Uuid {
         use base64::Engine;
         use remote_assist::storage::crypto::{DataKey, Encryptor};
         let id = uuid::Uuid::new_v4();
@@ -215,7 +225,7 @@ impl TestApp {
                 id,
                 group_id: group,
                 device_id: remote_assist::ids::DeviceId::new_random(),
-                device_name: "cam",
+                device_name,
                 started_at: now,
                 expires_at: now + 30 * 86_400_000,
                 object_key: &object_key,
