@@ -20,6 +20,8 @@ pub struct StreamStats {
     /// RFC 3550 interarrival jitter, in RTP timestamp units.
     jitter: f64,
     last_transit: Option<f64>,
+    /// Where the sequence jumped forward: (last highest, new, arrival s) — for reports.
+    pub jumps: Vec<(u64, u64, f64)>,
 }
 
 impl StreamStats {
@@ -32,6 +34,12 @@ impl StreamStats {
         }
         self.packets += 1;
         self.bytes += bytes as u64;
+        if let Some(h) = self.highest
+            && ext > h + 1
+            && self.jumps.len() < 16
+        {
+            self.jumps.push((h, ext, arrival));
+        }
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         self.lowest = Some(self.lowest.map_or(ext, |l| l.min(ext)));
         let transit = arrival * rate - f64::from(rtp_ts);
@@ -158,6 +166,9 @@ pub struct RunResult {
     /// Server CPU microseconds per packet forwarded to a subscriber.
     pub cpu_us_per_forwarded_packet: f64,
     pub measured_for: f64,
+    /// Audio streams with loss: SSRC, and where their sequence numbers jumped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audio_gaps: Vec<String>,
 }
 
 impl RunResult {
@@ -173,6 +184,12 @@ impl RunResult {
         let missing_v: u64 = all.video.values().map(StreamStats::missing).sum();
         let received_v: u64 = all.video.values().map(|s| s.packets).sum();
         let missing_a: u64 = all.audio.values().map(StreamStats::missing).sum();
+        let audio_gaps: Vec<String> = all
+            .audio
+            .iter()
+            .filter(|(_, s)| s.missing() > 0)
+            .map(|(ssrc, s)| format!("ssrc {ssrc}: {} packets, jumps {:?}", s.packets, s.jumps))
+            .collect();
         let received_a: u64 = all.audio.values().map(|s| s.packets).sum();
         let bytes_received: u64 = all
             .video
@@ -211,6 +228,7 @@ impl RunResult {
             bytes_received,
             cpu_us_per_forwarded_packet: cpu_seconds * 1e6 / forwarded as f64,
             measured_for: window.as_secs_f64(),
+            audio_gaps,
         }
     }
 }
