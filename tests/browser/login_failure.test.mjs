@@ -78,7 +78,7 @@ test('without JavaScript the form posts and a failure comes back as ?error=login
   await page.goto(`${server.url}/login`);
   await page.locator('input[name="login_id"]').fill(server.adminLogin || 'admin');
   await page.locator('input[name="password"]').fill('wrong-password-4');
-  await page.locator('button[type="submit"]').click();
+  await page.locator('#login-form button[type="submit"]').click();
   await page.waitForURL((url) => url.pathname === '/login' && url.searchParams.get('error') === 'login_failed', {
     timeout: 15_000,
   });
@@ -91,7 +91,7 @@ test('without JavaScript the form posts and a failure comes back as ?error=login
   await page.goto(`${server.url}/login`);
   await page.locator('input[name="login_id"]').fill(server.adminLogin || 'admin');
   await page.locator('input[name="password"]').fill(server.adminPassword);
-  await page.locator('button[type="submit"]').click();
+  await page.locator('#login-form button[type="submit"]').click();
   // docs/rest-api.md says 303 to `/`; going straight to /password (the admin must change the
   // one-time password) is as good, so accept any page but the login and the API.
   await page.waitForURL((url) => url.pathname !== '/login' && !url.pathname.startsWith('/api/'), {
