@@ -100,7 +100,7 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// Every documented API route, with its OpenAPI description.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(mfa::routes())
         .merge(groups::routes())
@@ -110,7 +110,62 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(recordings::routes())
         .merge(snapshots::routes())
         .merge(ops::routes())
-        .split_for_parts()
+        .split_for_parts();
+    document_common_errors(&mut spec);
+    (router, spec)
+}
+
+/// Answers any operation can give whatever its handler documents: a malformed request (400),
+/// no or an expired session (401), CSRF/role/address refusals (403), unknown IDs (404), a body
+/// too large (413) or not JSON (415), rate limits (429), and server trouble (500/503). All
+/// carry the common error body.
+fn document_common_errors(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let common = [
+        ("400", "Malformed request (`invalid_input` and similar)"),
+        (
+            "401",
+            "Not logged in, or the session or credential is not valid",
+        ),
+        ("403", "Refused: CSRF check, role, group or network"),
+        ("404", "No such object (or not visible to the caller)"),
+        ("413", "Request body too large"),
+        ("415", "Request body is not JSON"),
+        ("429", "Rate limited; see `Retry-After`"),
+        ("500", "Internal error"),
+        ("503", "Temporarily unavailable (database or object store)"),
+    ];
+    for item in spec.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, description) in common {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+            }
+        }
+    }
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.
