@@ -255,7 +255,19 @@ impl TestPeer {
 
     async fn socket() -> (UdpSocket, SocketAddr) {
         let ip = *PEER_IP.get_or_init(|| std::net::Ipv4Addr::LOCALHOST.into());
-        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.unwrap();
+        // A large receive buffer, like the server's: a test peer whose task is briefly not
+        // scheduled (a loaded two-core machine) must not drop what the server sent it, or the
+        // loss it reports would be its own.
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(SocketAddr::new(ip, 0)),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )
+        .unwrap();
+        let _ = socket.set_recv_buffer_size(4 * 1024 * 1024);
+        socket.set_nonblocking(true).unwrap();
+        socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+        let socket = UdpSocket::from_std(socket.into()).unwrap();
         let local = socket.local_addr().unwrap();
         (socket, local)
     }
