@@ -60,6 +60,23 @@ fn cookie_named<'a>(cookies: &'a [String], name: &str) -> Option<&'a String> {
         .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
 }
 
+/// Sends `code` as the second step of the pending login `login`.
+async fn verify_code(
+    app: &TestApp,
+    login: &Session,
+    code: String,
+) -> (StatusCode, Value, Vec<String>) {
+    call(
+        app,
+        Method::POST,
+        "/api/auth/mfa/verify",
+        Some(json!({ "code": code })),
+        &login.cookie,
+        &login.csrf,
+    )
+    .await
+}
+
 fn code_at(secret: &[u8], now_millis: i64) -> String {
     format!(
         "{:06}",
@@ -187,39 +204,15 @@ async fn enrol_then_log_in_with_a_code_and_refuse_replays() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The code used to enrol is the same time step: a replay, refused.
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, body, _) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(code(&body), "mfa_code_invalid");
     // A stale code (two steps old) is refused too.
     app.clock.advance_secs(90);
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now() - 60_000))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, code_at(&secret, app.now() - 60_000)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The current code logs in: a session cookie, the pending one cleared.
-    let (status, body, cookies) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, body, cookies) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let session = Session {
         cookie: cookie_named(&cookies, "__Host-ra_session")
@@ -232,27 +225,11 @@ async fn enrol_then_log_in_with_a_code_and_refuse_replays() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me_now["user"]["login_id"], "supporter-a");
     // The pending login is used up.
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The same code again, in a new login within its 30 s: refused (replay).
     let (_, again) = password_step(&app, "supporter-a").await;
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &again.cookie,
-        &again.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &again, code_at(&secret, app.now())).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -262,30 +239,14 @@ async fn enrol_then_log_in_with_a_code_and_refuse_replays() {
     // A recovery code works once.
     app.clock.advance_secs(60);
     let (_, login) = password_step(&app, "supporter-a").await;
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(recovery[3].to_uppercase())),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, body, _) = verify_code(&app, &login, recovery[3].to_uppercase()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         audited(&app, "auth.login", "recovery code (9 left)").await,
         1
     );
     let (_, login) = password_step(&app, "supporter-a").await;
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(recovery[3].clone())),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, recovery[3].clone()).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -296,15 +257,7 @@ async fn enrol_then_log_in_with_a_code_and_refuse_replays() {
     app.clock.advance_secs(60);
     let (_, login) = password_step(&app, "supporter-a").await;
     app.clock.advance_secs(301);
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "expired");
 
     // Turning it off takes the password; then the password alone logs in again.
@@ -313,15 +266,7 @@ async fn enrol_then_log_in_with_a_code_and_refuse_replays() {
     assert_eq!(status, StatusCode::OK);
     app.clock.advance_secs(60);
     let (_, login) = password_step(&app, "supporter-a").await;
-    let (_, body, cookies) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(verify(code_at(&secret, app.now()))),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (_, body, cookies) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     let mine = Session {
         cookie: cookie_named(&cookies, "__Host-ra_session").unwrap().clone(),
         csrf: body["csrf_token"].as_str().unwrap().to_owned(),
@@ -352,28 +297,12 @@ async fn wrong_codes_lock_the_account_like_wrong_passwords() {
     // The password step counts as one attempt until the code is right; four wrong codes make
     // five failures: the account locks (threshold 5), and the lockout is audited.
     for i in 0..4 {
-        let (status, body, _) = call(
-            &app,
-            Method::POST,
-            "/api/auth/mfa/verify",
-            Some(json!({"code": "999999"})),
-            &login.cookie,
-            &login.csrf,
-        )
-        .await;
+        let (status, body, _) = verify_code(&app, &login, "999999".into()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}: {body}");
     }
     assert_eq!(audited(&app, "auth.lockout", "").await, 1);
     // Even the right code does not get through now, and the password alone neither.
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(json!({"code": code_at(&secret, app.now())})),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, status, body) = app.try_login("supporter-a", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -381,15 +310,7 @@ async fn wrong_codes_lock_the_account_like_wrong_passwords() {
     // After the lockout, a right code logs in, and the failures start from zero again.
     app.clock.advance_secs(15 * 60 + 1);
     let (_, login) = password_step(&app, "supporter-a").await;
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(json!({"code": code_at(&secret, app.now())})),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, body, _) = verify_code(&app, &login, code_at(&secret, app.now())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let user = app.db.user(world.supporter_a.id).await.unwrap().unwrap();
     assert_eq!(user.failed_attempts, 0);
@@ -416,15 +337,7 @@ async fn a_group_that_requires_mfa_enrols_members_at_login_and_admins_reset_it()
     let (pending, login) = password_step(&app, "supporter-b").await;
     assert_eq!(pending["second_factor"], "enroll");
     // Verification is not possible before enrolment.
-    let (status, _, _) = call(
-        &app,
-        Method::POST,
-        "/api/auth/mfa/verify",
-        Some(json!({"code": "123456"})),
-        &login.cookie,
-        &login.csrf,
-    )
-    .await;
+    let (status, _, _) = verify_code(&app, &login, "123456".into()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, setup, _) = call(
         &app,

@@ -55,12 +55,19 @@ impl Db {
     }
 
     pub async fn pending_totp(&self, user: UserId) -> DbResult<Option<StoredSecret>> {
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        self.stored_secret(
             "SELECT totp_pending_key_id, totp_pending_secret FROM users WHERE id = $1",
+            user,
         )
-        .bind(user.to_string())
-        .fetch_optional(self.pool())
-        .await?;
+        .await
+    }
+
+    /// One wrapped secret of `user`, read by `sql` (key ID and wrapped key, both or neither).
+    async fn stored_secret(&self, sql: &str, user: UserId) -> DbResult<Option<StoredSecret>> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(sql)
+            .bind(user.to_string())
+            .fetch_optional(self.pool())
+            .await?;
         Ok(match row {
             Some((Some(key_id), Some(wrapped))) => Some(StoredSecret { key_id, wrapped }),
             _ => None,
@@ -110,16 +117,11 @@ impl Db {
 
     /// The user's enrolled secret, if MFA is on.
     pub async fn totp_secret(&self, user: UserId) -> DbResult<Option<StoredSecret>> {
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        self.stored_secret(
             "SELECT totp_key_id, totp_secret FROM users WHERE id = $1 AND totp_enabled_at IS NOT NULL",
+            user,
         )
-        .bind(user.to_string())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some((Some(key_id), Some(wrapped))) => Some(StoredSecret { key_id, wrapped }),
-            _ => None,
-        })
+        .await
     }
 
     /// Records `step` as used, atomically, only if it is later than the last used one: `false`
