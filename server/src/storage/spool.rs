@@ -300,15 +300,19 @@ impl SpooledS3 {
         }
     }
 
-    /// Keys under `prefix`: in S3, and still in the spool.
+    /// Keys under `prefix`: still in the spool, and in S3.
+    ///
+    /// The spool is read first: an object only ever moves from the spool to S3 (its spool copy
+    /// goes after S3 confirms the upload), so whatever left the spool after this look is in
+    /// S3 by the time S3 is asked. The other order misses an object whose upload completes
+    /// between the two looks (seen as a backup that pruning did not count).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys: std::collections::BTreeSet<String> =
-            self.s3.list(prefix).await?.into_iter().collect();
-        keys.extend(
-            self.spooled_keys()
-                .into_iter()
-                .filter(|k| k.starts_with(prefix)),
-        );
+        let mut keys: std::collections::BTreeSet<String> = self
+            .spooled_keys()
+            .into_iter()
+            .filter(|k| k.starts_with(prefix))
+            .collect();
+        keys.extend(self.s3.list(prefix).await?);
         Ok(keys.into_iter().collect())
     }
 
