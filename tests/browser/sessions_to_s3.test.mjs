@@ -491,7 +491,13 @@ step('kill -9 mid-recording, restart: the recording is complete, plays, and reac
   console.log(`# after kill -9: ${JSON.stringify(info.streams)} duration ${info.format.duration}`);
   assert.equal(stream.codec_name, 'h264');
   assert.equal(stream.width, camera.width);
-  assert.ok(Number(stream.nb_read_frames) >= 30, `${stream.nb_read_frames} frames survive the kill`);
+  // Frames decode through the whole recovered duration. Chromium's encoder lowers its frame
+  // rate when the machine is busy (5 fps seen on a loaded CI run), so the floor is the same
+  // 3 fps as above, over the duration the server had stored when it died.
+  assert.ok(
+    Number(stream.nb_read_frames) >= Math.floor(recovered.duration_secs * 3),
+    `${stream.nb_read_frames} frames survive the kill (${recovered.duration_secs} s stored)`,
+  );
   await eventually(() => inS3(`recordings/${live.id}.enc`), {
     timeout: 60_000,
     message: 'the recovered recording to reach S3',
