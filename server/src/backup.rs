@@ -164,7 +164,19 @@ pub async fn create(
     generations: usize,
 ) -> Result<BackupInfo, BackupError> {
     let dump = dump(db).await?;
-    let plaintext = serde_json::to_vec(&dump).map_err(|e| BackupError::Damaged(e.to_string()))?;
+    store_dump(keyring, store, &dump, now, generations).await
+}
+
+/// Encrypts a dump into the store as a backup taken at `now`, then keeps the newest
+/// `generations`.
+pub async fn store_dump(
+    keyring: &Keyring,
+    store: &ObjectStore,
+    dump: &Dump,
+    now: i64,
+    generations: usize,
+) -> Result<BackupInfo, BackupError> {
+    let plaintext = serde_json::to_vec(dump).map_err(|e| BackupError::Damaged(e.to_string()))?;
     let id = format!(
         "{}-{}",
         chrono::DateTime::from_timestamp_millis(now)

@@ -1,7 +1,8 @@
 //! Backups (R15, B14): a backup of the database is taken while it is in use, stored encrypted
 //! in the object store, seven generations kept; after damage (rows deleted, changed, added) a
 //! restore brings back exactly what was backed up, on SQLite and on PostgreSQL; a tampered
-//! backup is refused. The admin CLI does the same from the command line.
+//! backup is refused, and so is one of the other database dialect or another schema version.
+//! The admin CLI does the same from the command line.
 
 mod common;
 
@@ -138,6 +139,67 @@ async fn seven_generations_are_kept_and_tampering_is_refused() {
         .await,
         Err(backup::BackupError::NotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_backup_of_another_dialect_or_schema_version_is_refused() {
+    let app = TestApp::new().await;
+    let _world = app.seed().await;
+    let genuine = backup::dump(&app.db).await.unwrap();
+    let other_dialect = if genuine.dialect == "sqlite" {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let mut foreign = genuine.clone();
+    foreign.dialect = other_dialect.to_owned();
+    let mut newer = genuine.clone();
+    newer.schema += 1;
+    let mut older = genuine.clone();
+    older.schema -= 1;
+    // Each would otherwise restore: its tables are this database's own, emptied of one user
+    // so that a restore that went ahead would show.
+    for dump in [&mut foreign, &mut newer, &mut older] {
+        dump.tables.get_mut("users").unwrap().rows.pop();
+    }
+    for (dump, expected) in [
+        (&foreign, format!("of a {other_dialect} database")),
+        (&newer, format!("schema version {}", newer.schema)),
+        (&older, format!("schema version {}", older.schema)),
+    ] {
+        let info = backup::store_dump(&app.state.keyring, &app.state.store, dump, app.now(), 7)
+            .await
+            .unwrap();
+        let error = backup::restore(&app.db, &app.state.keyring, &app.state.store, &info.id)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, backup::BackupError::Incompatible(_)),
+            "{error}"
+        );
+        assert!(error.to_string().contains(&expected), "{error}");
+        assert_eq!(
+            backup::dump(&app.db).await.unwrap(),
+            genuine,
+            "nothing changed"
+        );
+    }
+    // The same dump with its own dialect and version goes back in: the refusals above were
+    // for the dialect and the version, not for the way the dumps were stored.
+    let mut fitting = genuine.clone();
+    fitting.tables.get_mut("users").unwrap().rows.pop();
+    let info = backup::store_dump(&app.state.keyring, &app.state.store, &fitting, app.now(), 7)
+        .await
+        .unwrap();
+    backup::restore(&app.db, &app.state.keyring, &app.state.store, &info.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        backup::dump(&app.db).await.unwrap().tables["users"]
+            .rows
+            .len(),
+        genuine.tables["users"].rows.len() - 1
+    );
 }
 
 #[tokio::test]
