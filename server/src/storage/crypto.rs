@@ -469,11 +469,10 @@ pub fn decrypt_object(
     object_id: &str,
     object: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    if object.len() < HEADER_LEN || &object[..8] != MAGIC {
-        return Err(CryptoError::BadHeader);
-    }
-    let chunk_size = u32::from_be_bytes([object[8], object[9], object[10], object[11]]) as usize;
-    if chunk_size != CHUNK_SIZE {
+    // The header is not covered by the chunks' tags, so every byte of it is compared, the
+    // reserved ones too: a changed byte anywhere in the object is refused (found by the
+    // chunk_decryption fuzz target, which flipped a reserved byte unnoticed).
+    if object.len() < HEADER_LEN || object[..HEADER_LEN] != header() {
         return Err(CryptoError::BadHeader);
     }
     let body = &object[HEADER_LEN..];
@@ -643,6 +642,27 @@ mod tests {
         assert_eq!(
             decrypt_object(&key, "rec", b"plain mp4"),
             Err(CryptoError::BadHeader)
+        );
+    }
+
+    #[test]
+    fn any_flipped_byte_is_refused_the_header_too() {
+        // Regression: the fuzz target chunk_decryption flipped a reserved header byte (12)
+        // and the object still decrypted.
+        let key = DataKey::generate();
+        let object = encrypt(&key, "rec", b"hello, recording", 16);
+        for at in 0..object.len() {
+            let mut flipped = object.clone();
+            flipped[at] ^= 0x01;
+            assert!(
+                decrypt_object(&key, "rec", &flipped).is_err(),
+                "byte {at} of {} flipped unnoticed",
+                object.len()
+            );
+        }
+        assert_eq!(
+            decrypt_object(&key, "rec", &object).unwrap(),
+            b"hello, recording"
         );
     }
 
