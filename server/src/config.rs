@@ -263,6 +263,18 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses a config file's text over the defaults, without environment or flags, and
+    /// validates it: the file layer of [`Config::load`] on its own (the config fuzz target
+    /// feeds it arbitrary text).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every value that can be wrong in a way serde cannot see.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
@@ -544,6 +556,22 @@ mod tests {
             assert_eq!(config.session_idle_timeout_secs, 1800); // default
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_file_text_is_read_like_the_file() {
+        let config = Config::from_toml("time_zone = \"UTC\"\nlockout_threshold = 3\n").unwrap();
+        assert_eq!(config.time_zone, "UTC");
+        assert_eq!(config.lockout_threshold, 3);
+        assert_eq!(config.session_idle_timeout_secs, 1800);
+        for (text, says) in [
+            ("lockout_threshold = \"many\"", "lockout_threshold"),
+            ("time_zone = \"Mars/Olympus\"", "time_zone"),
+            ("listen = [", "TOML"),
+        ] {
+            let error = Config::from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        }
     }
 
     #[test]
