@@ -26,6 +26,7 @@ pub const DEFAULT_GENERATIONS: usize = 7;
 /// are not backed up.
 pub const TABLES: &[&str] = &[
     "groups",
+    "group_sso",
     "users",
     "mfa_recovery_codes",
     "devices",
@@ -312,6 +313,9 @@ pub async fn restore(
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM mfa_challenges")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sso_logins")
         .execute(&mut *tx)
         .await?;
     for table in TABLES.iter().rev() {

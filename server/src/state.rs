@@ -27,6 +27,8 @@ pub struct AppState {
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub rate_limits: Arc<crate::auth::ratelimit::RateLimiter>,
+    /// Talks to the groups' OpenID providers (single sign-on).
+    pub oidc: Arc<crate::auth::oidc::OidcClient>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             store,
             trusted_proxies,
             rate_limits: Default::default(),
+            oidc: Default::default(),
         })
     }
 

@@ -33,6 +33,8 @@ enum Endpoint {
     ExportAudit,
     ListDeletions,
     ExportDeletions,
+    GetSso,
+    DeleteSso,
 }
 
 const ALL: &[Endpoint] = &[
@@ -57,6 +59,8 @@ const ALL: &[Endpoint] = &[
     Endpoint::ExportAudit,
     Endpoint::ListDeletions,
     Endpoint::ExportDeletions,
+    Endpoint::GetSso,
+    Endpoint::DeleteSso,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +79,7 @@ fn allowed(endpoint: Endpoint, caller: Caller, own_group: bool) -> bool {
         Caller::SystemAdmin => true,
         Caller::GroupAdmin => match endpoint {
             ListGroups => own_group,
-            CreateGroup | RenameGroup | DeleteGroup => false,
+            CreateGroup | RenameGroup | DeleteGroup | GetSso | DeleteSso => false,
             _ => own_group,
         },
         Caller::Supporter => endpoint == ListGroups && own_group,
@@ -89,7 +93,9 @@ fn denied_statuses(endpoint: Endpoint, caller: Caller) -> &'static [StatusCode] 
     match (caller, endpoint) {
         (Caller::Anonymous, _) => &[StatusCode::UNAUTHORIZED],
         (Caller::Supporter, _) => &[StatusCode::FORBIDDEN, StatusCode::NOT_FOUND],
-        (Caller::GroupAdmin, CreateGroup | RenameGroup | DeleteGroup) => &[StatusCode::FORBIDDEN],
+        (Caller::GroupAdmin, CreateGroup | RenameGroup | DeleteGroup | GetSso | DeleteSso) => {
+            &[StatusCode::FORBIDDEN]
+        }
         _ => &[StatusCode::NOT_FOUND],
     }
 }
@@ -269,6 +275,26 @@ async fn exercise(
                 .unwrap()
                 .unwrap()
                 .must_change_password;
+            Outcome {
+                status,
+                body,
+                unchanged,
+            }
+        }
+        GetSso => {
+            app.seed_sso_settings(group).await;
+            let (status, body) = call(Method::GET, format!("/api/groups/{group}/sso"), None).await;
+            Outcome {
+                status,
+                body,
+                unchanged: true,
+            }
+        }
+        DeleteSso => {
+            app.seed_sso_settings(group).await;
+            let (status, body) =
+                call(Method::DELETE, format!("/api/groups/{group}/sso"), None).await;
+            let unchanged = app.db.group_sso(group).await.unwrap().is_some();
             Outcome {
                 status,
                 body,

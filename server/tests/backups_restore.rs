@@ -19,7 +19,9 @@ async fn a_backup_restores_exactly_what_it_saved() {
         .stored_recording(world.group_a, &world.supporter_a)
         .await;
     let _ = app.login_as(&world.supporter_a).await; // an audit event and a session
+    app.seed_sso_settings(world.group_a).await; // flags are booleans in PostgreSQL
     let before = backup::dump(&app.db).await.unwrap();
+    assert_eq!(before.tables["group_sso"].rows.len(), 1);
     assert!(before.tables["users"].rows.len() >= 5);
     assert!(!before.tables["audit_events"].rows.is_empty());
 
@@ -37,7 +39,8 @@ async fn a_backup_restores_exactly_what_it_saved() {
         );
     }
 
-    // Damage: a user deleted, a group renamed, a recording gone, rows added.
+    // Damage: a user deleted, a group renamed, a recording gone, SSO removed, rows added.
+    assert!(app.db.delete_group_sso(world.group_a).await.unwrap());
     sqlx::query("DELETE FROM recording_participants")
         .execute(app.db.pool())
         .await

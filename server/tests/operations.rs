@@ -228,6 +228,11 @@ async fn openapi_document_matches_the_routes() {
         ("post", "/api/users/{id}/reset-password"),
         ("post", "/api/users/{id}/unlock"),
         ("post", "/api/users/{id}/reset-mfa"),
+        ("get", "/api/groups/{id}/sso"),
+        ("put", "/api/groups/{id}/sso"),
+        ("delete", "/api/groups/{id}/sso"),
+        ("get", "/api/auth/sso/start"),
+        ("get", "/api/auth/sso/callback"),
         ("get", "/api/auth/mfa"),
         ("post", "/api/auth/mfa/verify"),
         ("post", "/api/auth/mfa/setup"),
@@ -263,7 +268,7 @@ async fn openapi_document_matches_the_routes() {
         );
     }
     assert_eq!(
-        operations, 45,
+        operations, 50,
         "a route was added without updating this list"
     );
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());

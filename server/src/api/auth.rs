@@ -252,6 +252,17 @@ async fn do_login(
         lock_if_over_threshold(state, user, client, failures).await?;
         return Err(fail());
     }
+    // A group that signs in with SSO only: said only now, after a right password, so that it
+    // tells nothing to someone guessing.
+    if super::sso::password_login_refused(state, user).await? {
+        state
+            .audit(event(
+                Outcome::Denied,
+                "password login is off for the group (SSO only)",
+            ))
+            .await;
+        return Err(ApiError::new(ErrorCode::SsoRequired));
+    }
     // The group's IP allow-list: checked only now, so the answer is the same generic failure
     // as a wrong password (no oracle for "right password, wrong network"); the audit says why.
     if !crate::auth::network_allows(state, user, client).await? {

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     IpNotAllowed,
     MfaCodeInvalid,
     MfaRequiredByGroup,
+    SsoRequired,
+    SsoFailed,
     Internal,
     Unavailable,
 }
@@ -79,6 +81,8 @@ impl ErrorCode {
         ErrorCode::IpNotAllowed,
         ErrorCode::MfaCodeInvalid,
         ErrorCode::MfaRequiredByGroup,
+        ErrorCode::SsoRequired,
+        ErrorCode::SsoFailed,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -101,6 +105,8 @@ impl ErrorCode {
             IpNotAllowed => StatusCode::FORBIDDEN,
             MfaCodeInvalid => StatusCode::UNAUTHORIZED,
             MfaRequiredByGroup => StatusCode::CONFLICT,
+            SsoRequired => StatusCode::FORBIDDEN,
+            SsoFailed => StatusCode::UNAUTHORIZED,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PasswordPolicy | PairingCodeInvalid | InvalidInput => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,6 +148,8 @@ impl ErrorCode {
             IpNotAllowed => "ip_not_allowed",
             MfaCodeInvalid => "mfa_code_invalid",
             MfaRequiredByGroup => "mfa_required_by_group",
+            SsoRequired => "sso_required",
+            SsoFailed => "sso_failed",
             Internal => "internal",
             Unavailable => "unavailable",
         }
@@ -196,6 +204,14 @@ impl ErrorCode {
             }
             IpNotAllowed => {
                 "Access from this network is not allowed for your group. Ask your administrator."
+            }
+            SsoRequired => {
+                "Your group signs in with its single sign-on (SSO); password login is turned off. \
+                 Use \"Sign in with SSO\"."
+            }
+            SsoFailed => {
+                "Single sign-on did not complete: the sign-in was cancelled, expired or could not be \
+                 verified, or your account is not allowed. Try again, or ask your administrator."
             }
             Internal => "internal error",
             Unavailable => "The service is temporarily unavailable.",
@@ -257,6 +273,14 @@ impl ErrorCode {
             }
             IpNotAllowed => {
                 "このネットワークからのアクセスは、あなたのグループでは許可されていません。管理者に連絡してください。"
+            }
+            SsoRequired => {
+                "所属グループはシングルサインオン（SSO）でログインします。パスワードでのログインは無効です。\
+                 「SSOでログイン」を使ってください。"
+            }
+            SsoFailed => {
+                "シングルサインオンを完了できませんでした。中止されたか、期限切れか、検証できなかったか、\
+                 アカウントが許可されていません。もう一度お試しいただくか、管理者に連絡してください。"
             }
             Internal => "内部エラー",
             Unavailable => "一時的にサービスを利用できません。",

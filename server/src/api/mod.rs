@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod ops;
 pub mod recordings;
 pub mod snapshots;
+pub mod sso;
 pub mod users;
 pub mod views;
 
@@ -103,6 +104,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(mfa::routes())
+        .merge(sso::routes())
         .merge(groups::routes())
         .merge(users::routes())
         .merge(devices::routes())

@@ -12,6 +12,7 @@
 
 pub mod csrf;
 pub mod network;
+pub mod oidc;
 pub mod password;
 pub mod ratelimit;
 pub mod tokens;

@@ -93,7 +93,8 @@ pub async fn limit_requests(State(state): State<AppState>, req: Request, next: N
     let path = req.uri().path();
     let config = &state.config;
     let limit = match (req.method(), path) {
-        (&Method::POST, "/api/auth/login") => {
+        (&Method::POST, "/api/auth/login")
+        | (&Method::GET, "/api/auth/sso/start" | "/api/auth/sso/callback") => {
             Some((Scope::LoginByAddress, config.rate_limit_login_per_minute))
         }
         (&Method::POST, "/api/pair") => Some((

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod recordings;
 pub mod sessions;
 pub mod snapshots;
+pub mod sso;
 pub mod users;
 
 use std::str::FromStr;

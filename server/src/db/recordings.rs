@@ -544,6 +544,8 @@ pub enum KeyHolder {
     Snapshot,
     /// A user's TOTP secret (wrapped for the user's ID).
     TotpSecret,
+    /// The key of a group's SSO client secret (wrapped for the group's ID).
+    SsoClientSecret,
 }
 
 impl KeyHolder {
@@ -553,6 +555,7 @@ impl KeyHolder {
             KeyHolder::Recording => ("recordings", "key_id", "wrapped_key"),
             KeyHolder::Snapshot => ("snapshots", "key_id", "wrapped_key"),
             KeyHolder::TotpSecret => ("users", "totp_key_id", "totp_secret"),
+            KeyHolder::SsoClientSecret => ("group_sso", "secret_key_id", "secret_wrapped_key"),
         }
     }
 }
@@ -569,6 +572,7 @@ impl Db {
             KeyHolder::Recording,
             KeyHolder::Snapshot,
             KeyHolder::TotpSecret,
+            KeyHolder::SsoClientSecret,
         ] {
             let (table, key_id, wrapped) = holder.columns();
             let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(

@@ -79,6 +79,42 @@ pub async fn seal_and_store(
     })
 }
 
+/// Encrypts a small secret kept in the database (a group's SSO client secret) like an object:
+/// its own data key, wrapped by the master key for `object_id`. Returns the wrapped key and the
+/// ciphertext in base64.
+pub fn seal_secret(
+    keyring: &crypto::Keyring,
+    object_id: &str,
+    secret: &[u8],
+) -> (crypto::WrappedKey, String) {
+    use base64::Engine;
+    let key = crypto::DataKey::generate();
+    let wrapped = keyring.wrap(&key, object_id);
+    let mut encryptor = crypto::Encryptor::new(key, object_id);
+    let mut sealed = encryptor.update(secret);
+    sealed.extend_from_slice(&encryptor.finish());
+    (
+        wrapped,
+        base64::engine::general_purpose::STANDARD.encode(sealed),
+    )
+}
+
+/// Decrypts what [`seal_secret`] made.
+pub fn open_secret(
+    keyring: &crypto::Keyring,
+    key_id: &str,
+    wrapped_base64: &str,
+    object_id: &str,
+    sealed_base64: &str,
+) -> Result<Vec<u8>, OpenError> {
+    use base64::Engine;
+    let key = unwrap_key(keyring, key_id, wrapped_base64, object_id)?;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(sealed_base64)
+        .map_err(|e| OpenError::Damaged(format!("sealed secret: {e}")))?;
+    crypto::decrypt_object(&key, object_id, &sealed).map_err(|e| OpenError::Damaged(e.to_string()))
+}
+
 /// Why a stored object could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {

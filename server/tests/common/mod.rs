@@ -270,6 +270,30 @@ impl TestApp {
         *secret.expose()
     }
 
+    /// SSO settings for `group` straight into the database (the provider is not contacted).
+    pub async fn seed_sso_settings(&self, group: GroupId) {
+        let (wrapped, sealed) =
+            remote_assist::storage::seal_secret(&self.state.keyring, &group.to_string(), b"secret");
+        self.db
+            .put_group_sso(&remote_assist::db::sso::GroupSso {
+                group_id: group,
+                issuer: "https://idp.example".into(),
+                client_id: "remote-assist".into(),
+                secret_key_id: wrapped.key_id,
+                secret_wrapped_key: base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    &wrapped.blob,
+                ),
+                client_secret: sealed,
+                user_claim: remote_assist::db::sso::UserClaim::Email,
+                provision: true,
+                password_login_disabled: false,
+                updated_at: self.now(),
+            })
+            .await
+            .unwrap();
+    }
+
     pub fn now(&self) -> i64 {
         use remote_assist::clock::Clock;
         self.clock.now_millis()
