@@ -172,6 +172,16 @@ impl Answer {
 }
 
 async fn browse(app: &TestApp, path_and_query: &str, cookie: Option<&str>) -> Answer {
+    browse_from(app, path_and_query, cookie, None).await
+}
+
+/// A browser request, from the address `from` when given.
+async fn browse_from(
+    app: &TestApp,
+    path_and_query: &str,
+    cookie: Option<&str>,
+    from: Option<&str>,
+) -> Answer {
     let mut builder = Request::builder()
         .method(Method::GET)
         .uri(path_and_query)
@@ -179,7 +189,14 @@ async fn browse(app: &TestApp, path_and_query: &str, cookie: Option<&str>) -> An
     if let Some(cookie) = cookie {
         builder = builder.header(header::COOKIE, cookie);
     }
-    let response = app.send(builder.body(Body::empty()).unwrap()).await;
+    let mut request = builder.body(Body::empty()).unwrap();
+    if let Some(from) = from {
+        let peer: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+    }
+    let response = app.send(request).await;
     Answer {
         status: response.status(),
         location: response
@@ -237,9 +254,13 @@ fn with_query_param(path: &str, name: &str, value: &str) -> String {
 
 /// A whole sign-in as `login` through group `group`: our final answer.
 async fn sign_in(app: &TestApp, group: &str, login: &str) -> Answer {
+    sign_in_from(app, group, login, None).await
+}
+
+async fn sign_in_from(app: &TestApp, group: &str, login: &str, from: Option<&str>) -> Answer {
     let (authorization_url, cookie) = start_sign_in(app, group).await;
     let back = Browser::new().log_in(&authorization_url, login).await;
-    browse(app, &callback_path(&back), Some(&cookie)).await
+    browse_from(app, &callback_path(&back), Some(&cookie), from).await
 }
 
 fn assert_refused(answer: &Answer, what: &str) {
@@ -257,6 +278,11 @@ fn assert_refused(answer: &Answer, what: &str) {
 
 /// The user a successful sign-in logged in.
 async fn logged_in_user(app: &TestApp, answer: &Answer) -> Value {
+    logged_in_user_from(app, answer, None).await
+}
+
+/// The same, asked from address `from` (the group's allow-list applies to every request).
+async fn logged_in_user_from(app: &TestApp, answer: &Answer, from: Option<&str>) -> Value {
     assert_eq!(
         answer.status,
         StatusCode::OK,
@@ -266,11 +292,25 @@ async fn logged_in_user(app: &TestApp, answer: &Answer) -> Value {
     let cookie = answer
         .cookie("__Host-ra_session")
         .expect("a session cookie");
-    let session = Session {
-        cookie,
-        csrf: String::new(),
-    };
-    let (status, me) = app.get("/api/auth/me", &session).await;
+    let mut request = Request::builder()
+        .uri("/api/auth/me")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap();
+    if let Some(from) = from {
+        let peer: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+    }
+    let response = app.send(request).await;
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let me: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     assert_eq!(status, StatusCode::OK, "{me}");
     me["user"].clone()
 }
@@ -703,4 +743,51 @@ async fn password_login_can_be_turned_off_for_an_sso_group() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     app.login_as(&world.supporter_a).await;
+}
+
+#[tokio::test]
+async fn a_locked_account_or_another_network_stops_an_sso_login() {
+    let idp = start_idp(&[]).await;
+    let app = TestApp::new().await;
+    let world = app.seed().await;
+    let sysadmin = app.login_as(&world.sysadmin).await;
+    let (status, body) = configure(
+        &app,
+        &sysadmin,
+        world.group_b,
+        settings(&idp, "preferred_username", false, false),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/groups/{}", world.group_b),
+            Some(json!({"allowed_ips": ["192.0.2.0/24"]})),
+            Some(&sysadmin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let outside = sign_in_from(&app, "Group B", "supporter-b", Some("198.51.100.7")).await;
+    assert_refused(&outside, "from outside the allow-list");
+    let inside = sign_in_from(&app, "Group B", "supporter-b", Some("192.0.2.10")).await;
+    let user = logged_in_user_from(&app, &inside, Some("192.0.2.10")).await;
+    assert_eq!(user["login_id"], "supporter-b");
+
+    app.db
+        .lock_user(world.supporter_b.id, app.now() + 3_600_000)
+        .await
+        .unwrap();
+    let locked = sign_in_from(&app, "Group B", "supporter-b", Some("192.0.2.10")).await;
+    assert_refused(&locked, "a locked account");
+    let audit = sso_audit(&app).await;
+    for expected in ["allow-list", "locked"] {
+        assert!(
+            audit
+                .iter()
+                .any(|(o, d)| o == "denied" && d.contains(expected)),
+            "{expected}: {audit:#?}"
+        );
+    }
 }

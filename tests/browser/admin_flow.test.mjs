@@ -96,7 +96,7 @@ step('a wrong password shows the login error with the lockout rule', async () =>
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(server.adminLogin || 'admin');
   await page.getByLabel('パスワード').fill('definitely-wrong-1');
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   const alert = page.getByRole('alert');
   await expectText(alert, 'ログインIDまたはパスワードが違います');
   await expectText(alert, '15分間ロック');
@@ -115,7 +115,7 @@ step('the admin logs in with the one-time password and must change it first', as
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(server.adminLogin || 'admin');
   await page.getByLabel('パスワード').fill(server.adminPassword);
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   await expectPath(page, '/password');
   await expectVisible(page.getByText('初回ログインか、管理者によるパスワードのリセット後です', { exact: false }));
   await screenshot(page, '02-forced-password-change');
@@ -262,7 +262,7 @@ step('the new user (English browser) must change the password, then reaches the 
   // No stored choice: the English browser gets English.
   await page.getByLabel('Login ID').fill(USER_LOGIN);
   await page.getByLabel('Password').fill(USER_INITIAL_PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await expectPath(page, '/password');
   await expectVisible(page.getByText('Set a new password to continue', { exact: false }));
 
@@ -316,7 +316,7 @@ step('a group administrator manages only their own group', async () => {
   await leader.goto(`${server.url}/login`);
   await leader.getByLabel('Login ID').fill(LEADER_LOGIN);
   await leader.getByLabel('Password').fill(USER_INITIAL_PASSWORD);
-  await leader.getByRole('button', { name: 'Log in' }).click();
+  await leader.getByRole('button', { name: 'Log in', exact: true }).click();
   await expectPath(leader, '/password');
   await leader.getByLabel('Current password').fill(USER_INITIAL_PASSWORD);
   await leader.getByLabel('New password', { exact: true }).fill(LEADER_NEW_PASSWORD);

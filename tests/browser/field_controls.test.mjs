@@ -122,7 +122,7 @@ step('the phone goes live on its rear camera and the supporter watches it', asyn
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(SUPPORTER.login);
   await page.getByLabel('パスワード').fill(SUPPORTER.password);
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   await expectPath(page, '/');
   const item = page.getByRole('list', { name: 'カメラ' }).locator(`li[data-device-id="${CAMERA.id}"]`);
   await expectText(item, 'オンライン', 20_000);

@@ -307,7 +307,7 @@ step('the supporter logs in, sets a new password and reaches the live console', 
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(SUPPORTER_LOGIN);
   await page.getByLabel('パスワード').fill(SUPPORTER_INITIAL_PASSWORD);
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   await expectPath(page, '/password');
   await page.getByLabel('現在のパスワード').fill(SUPPORTER_INITIAL_PASSWORD);
   await page.getByLabel('新しいパスワード', { exact: true }).fill(SUPPORTER_NEW_PASSWORD);

@@ -36,7 +36,7 @@ async function failLogin(loginId, password) {
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(loginId);
   await page.getByLabel('パスワード').fill(password);
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   const alert = page.getByRole('alert');
   await expectText(alert, 'ログインIDまたはパスワードが違います');
   assert.equal(new URL(page.url()).pathname, '/login');
@@ -65,7 +65,7 @@ test('the English UI shows the English message', { timeout: 30_000 }, async () =
     await page.goto(`${server.url}/login`);
     await page.getByLabel('Login ID').fill('no-such-user');
     await page.getByLabel('Password').fill('wrong-password-3');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await expectText(page.getByRole('alert'), 'After 5 failures in a row the account is locked for 15 minutes.');
   } finally {
     await en.close();

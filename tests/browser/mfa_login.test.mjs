@@ -88,7 +88,7 @@ test('a group that requires MFA makes its member enrol at the next login', { tim
     await page.goto(`${server.url}/login`);
     await page.getByLabel('ログインID').fill(MEMBER.login);
     await page.getByLabel('パスワード').fill(MEMBER.password);
-    await page.getByRole('button', { name: 'ログイン' }).click();
+    await page.getByRole('button', { name: 'ログイン', exact: true }).click();
     await expectVisible(page.getByTestId('mfa-qr'));
     await expectText(page.locator('#mfa-enroll'), 'QRコードを読み取り');
     const key = (await page.getByTestId('mfa-secret').textContent()) || '';
@@ -121,7 +121,7 @@ test('the next login asks for a code; wrong codes are refused, a recovery code w
       await page.goto(`${server.url}/login`);
       await page.getByLabel('Login ID').fill(MEMBER.login);
       await page.getByLabel('Password').fill(MEMBER.password);
-      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('button', { name: 'Log in', exact: true }).click();
       await expectVisible(page.locator('#mfa-form'));
     };
     await passwordStep();

@@ -137,7 +137,7 @@ async function logIn(page, who) {
   await page.goto(`${server.url}/login`);
   await page.getByLabel('ログインID').fill(who.login);
   await page.getByLabel('パスワード').fill(who.password);
-  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('button', { name: 'ログイン', exact: true }).click();
   await expectPath(page, '/');
 }
 

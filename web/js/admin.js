@@ -206,6 +206,12 @@ function renderGroups() {
             }),
             h('button', {
               type: 'button',
+              i18n: 'sso.settings',
+              attrs: { 'data-testid': 'group-sso' },
+              on: { click: () => void editSso(group) },
+            }),
+            h('button', {
+              type: 'button',
               className: 'danger',
               i18n: 'common.delete',
               on: { click: () => void deleteGroup(group) },
@@ -231,6 +237,107 @@ async function setMfaRequired(group, box) {
     say(() => errorMessage(error));
   }
   await loadGroups();
+}
+
+/**
+ * @typedef {object} SsoSettings
+ * @property {boolean} configured
+ * @property {string} issuer
+ * @property {string} client_id
+ * @property {boolean} has_client_secret
+ * @property {'email' | 'preferred_username' | 'sub'} user_claim
+ * @property {boolean} provision
+ * @property {boolean} password_login_disabled
+ * @property {string} redirect_uri
+ */
+
+/**
+ * The group's single sign-on: the provider, how users are matched, whether unknown users are
+ * created and whether password login stays on. Turning it off removes the settings.
+ * @param {Group} group
+ */
+async function editSso(group) {
+  const path = `/api/groups/${encodeURIComponent(group.id)}/sso`;
+  /** @type {SsoSettings} */
+  let answer;
+  try {
+    answer = await api('GET', path);
+  } catch (error) {
+    say(() => errorMessage(error));
+    return;
+  }
+  const current = answer.configured ? answer : null;
+  const redirectUri = answer.redirect_uri;
+  const yesNoOptions = [
+    { value: 'no', label: t('common.no') },
+    { value: 'yes', label: t('common.yes') },
+  ];
+  await formDialog({
+    title: t('sso.heading', { name: group.name }),
+    message: t('sso.intro', { uri: redirectUri }),
+    fields: [
+      {
+        name: 'enabled',
+        label: 'sso.enabled',
+        type: 'select',
+        value: current ? 'yes' : 'no',
+        options: yesNoOptions,
+      },
+      { name: 'issuer', label: 'sso.issuer', type: 'url', value: current?.issuer || '', maxLength: 500 },
+      { name: 'client_id', label: 'sso.client_id', value: current?.client_id || '', maxLength: 200 },
+      {
+        name: 'client_secret',
+        label: current?.has_client_secret ? 'sso.client_secret_keep' : 'sso.client_secret',
+        type: 'password',
+        autocomplete: 'new-password',
+        maxLength: 512,
+      },
+      {
+        name: 'user_claim',
+        label: 'sso.user_claim',
+        type: 'select',
+        value: current?.user_claim || 'email',
+        options: [
+          { value: 'email', label: t('sso.claim_email') },
+          { value: 'preferred_username', label: t('sso.claim_preferred_username') },
+          { value: 'sub', label: t('sso.claim_sub') },
+        ],
+      },
+      {
+        name: 'provision',
+        label: 'sso.provision',
+        type: 'select',
+        value: current?.provision ? 'yes' : 'no',
+        options: yesNoOptions,
+      },
+      {
+        name: 'password_login_disabled',
+        label: 'sso.password_login_disabled',
+        type: 'select',
+        value: current?.password_login_disabled ? 'yes' : 'no',
+        options: yesNoOptions,
+      },
+    ],
+    submitLabel: t('common.save'),
+    onSubmit: async (values) => {
+      if (values.enabled !== 'yes') {
+        if (current) await api('DELETE', path);
+        say(() => t('sso.removed', { name: group.name }));
+        return;
+      }
+      /** @type {Record<string, unknown>} */
+      const body = {
+        issuer: values.issuer.trim(),
+        client_id: values.client_id.trim(),
+        user_claim: values.user_claim,
+        provision: values.provision === 'yes',
+        password_login_disabled: values.password_login_disabled === 'yes',
+      };
+      if (values.client_secret) body.client_secret = values.client_secret;
+      await api('PUT', path, body);
+      say(() => t('sso.saved', { name: group.name }));
+    },
+  });
 }
 
 /**

@@ -105,9 +105,23 @@ mfaForm.addEventListener('submit', async (event) => {
   }
 });
 
+// The group name for SSO is remembered on this browser (it is not a secret).
+const ssoForm = /** @type {HTMLFormElement} */ (byId('sso-form'));
+const ssoGroup = /** @type {HTMLInputElement} */ (byId('sso-group'));
+ssoGroup.value = localStorage.getItem('ra.sso_group') || '';
+ssoForm.addEventListener('submit', (event) => {
+  // A navigation rather than the form's own submission: the page's CSP (`form-action 'self'`)
+  // would stop a form submission that is redirected on to the provider.
+  event.preventDefault();
+  const group = ssoGroup.value.trim();
+  localStorage.setItem('ra.sso_group', group);
+  location.assign(`/api/auth/sso/start?group=${encodeURIComponent(group)}`);
+});
+
 const params = new URLSearchParams(location.search);
-if (params.get('error') === 'login_failed') {
-  shown = { key: 'error.login_failed' };
+const redirectedError = params.get('error');
+if (redirectedError === 'login_failed' || redirectedError === 'sso_failed' || redirectedError === 'sso_required') {
+  shown = { key: `error.${redirectedError}` };
   renderError();
 }
 

@@ -44,9 +44,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sso_callback))
 }
 
-/// A group's SSO settings as shown (never the client secret).
+/// A group's SSO settings as shown (never the client secret). Without settings, `configured`
+/// is false and the fields are empty (the redirect URI is there to register at a provider).
 #[derive(serde::Serialize, ToSchema)]
 pub struct SsoSettingsView {
+    pub configured: bool,
     pub issuer: String,
     pub client_id: String,
     /// A client secret is stored (it is never shown again).
@@ -58,7 +60,7 @@ pub struct SsoSettingsView {
     pub password_login_disabled: bool,
     /// The redirect URI to register at the provider.
     pub redirect_uri: String,
-    pub updated_at: String,
+    pub updated_at: Option<String>,
 }
 
 /// New SSO settings for a group.
@@ -78,43 +80,44 @@ pub struct SsoSettingsRequest {
     pub password_login_disabled: bool,
 }
 
-/// `https://host` of this server as browsers reach it: the configured public URL, else the
-/// request's host.
-fn own_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    if let Some(public) = &state.config.public_url {
-        return url::Url::parse(public)
-            .ok()
-            .map(|u| u.origin().ascii_serialization());
-    }
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    // A Host header is only a host and a port.
-    if host.is_empty()
-        || !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-    {
-        return None;
-    }
-    Some(format!("https://{}", host.to_ascii_lowercase()))
+/// What a handler knows of the request it answers.
+struct RequestTarget<'a> {
+    uri: &'a axum::http::Uri,
+    headers: &'a HeaderMap,
 }
 
-fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
+fn redirect_uri(state: &AppState, request: &RequestTarget) -> String {
     format!(
         "{}{CALLBACK_PATH}",
-        own_origin(state, headers).unwrap_or_else(|| "https://localhost".into())
+        crate::auth::csrf::own_origin(state, request.uri, request.headers)
+            .unwrap_or_else(|| "https://localhost".into())
     )
 }
 
-fn view(state: &AppState, headers: &HeaderMap, sso: &GroupSso) -> SsoSettingsView {
+fn view(state: &AppState, request: &RequestTarget, sso: Option<&GroupSso>) -> SsoSettingsView {
+    let Some(sso) = sso else {
+        return SsoSettingsView {
+            configured: false,
+            issuer: String::new(),
+            client_id: String::new(),
+            has_client_secret: false,
+            user_claim: UserClaim::Email,
+            provision: false,
+            password_login_disabled: false,
+            redirect_uri: redirect_uri(state, request),
+            updated_at: None,
+        };
+    };
     SsoSettingsView {
+        configured: true,
         issuer: sso.issuer.clone(),
         client_id: sso.client_id.clone(),
         has_client_secret: !sso.client_secret.is_empty(),
         user_claim: sso.user_claim,
         provision: sso.provision,
         password_login_disabled: sso.password_login_disabled,
-        redirect_uri: redirect_uri(state, headers),
-        updated_at: crate::clock::to_rfc3339(sso.updated_at),
+        redirect_uri: redirect_uri(state, request),
+        updated_at: Some(crate::clock::to_rfc3339(sso.updated_at)),
     }
 }
 
@@ -141,20 +144,21 @@ async fn admin_target(
 #[utoipa::path(get, path = "/api/groups/{id}/sso", tag = "groups",
     params(("id" = GroupId, Path)),
     responses((status = 200, body = SsoSettingsView), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "No such group, or no SSO settings")))]
+        (status = 404, body = ErrorBody, description = "No such group")))]
 async fn get_group_sso(
     State(state): State<AppState>,
     me: ActiveUser,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     ApiPath(id): ApiPath<GroupId>,
 ) -> ApiResult<Json<SsoSettingsView>> {
     admin_target(&state, &me, id, "group.sso_read").await?;
-    let sso = state
-        .db
-        .group_sso(id)
-        .await?
-        .ok_or(ApiError::new(ErrorCode::NotFound))?;
-    Ok(Json(view(&state, &headers, &sso)))
+    let sso = state.db.group_sso(id).await?;
+    let request = RequestTarget {
+        uri: &uri,
+        headers: &headers,
+    };
+    Ok(Json(view(&state, &request, sso.as_ref())))
 }
 
 /// Set a group's single sign-on provider (system admin). The provider is discovered before
@@ -166,6 +170,7 @@ async fn get_group_sso(
 async fn put_group_sso(
     State(state): State<AppState>,
     me: ActiveUser,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     ApiPath(id): ApiPath<GroupId>,
     ApiJson(request): ApiJson<SsoSettingsRequest>,
@@ -232,7 +237,11 @@ async fn put_group_sso(
         }
     ));
     state.audit(event).await;
-    Ok(Json(view(&state, &headers, &sso)))
+    let request = RequestTarget {
+        uri: &uri,
+        headers: &headers,
+    };
+    Ok(Json(view(&state, &request, Some(&sso))))
 }
 
 /// Remove a group's single sign-on (system admin); its members log in with passwords again.
@@ -302,6 +311,7 @@ fn sign_in_cookie(token: &str, max_age_secs: i64) -> HeaderValue {
 async fn sso_start(
     State(state): State<AppState>,
     client: ClientInfo,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SsoStartQuery>,
 ) -> Response {
@@ -337,7 +347,13 @@ async fn sso_start(
         state: oidc::random_value(),
         nonce: oidc::random_value(),
         pkce_verifier: oidc::random_value(),
-        redirect_uri: redirect_uri(&state, &headers),
+        redirect_uri: redirect_uri(
+            &state,
+            &RequestTarget {
+                uri: &uri,
+                headers: &headers,
+            },
+        ),
         expires_at: now + SIGN_IN_TTL_MS,
     };
     let token = tokens::random_token();

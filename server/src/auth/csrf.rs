@@ -23,7 +23,7 @@ pub async fn reject_cross_site(
     next: Next,
 ) -> Response {
     if !is_safe_method(req.method()) {
-        let own = own_origin(&state, &req);
+        let own = own_origin(&state, req.uri(), req.headers());
         if !same_origin_request(req.headers(), own.as_deref()) {
             state
                 .metrics
@@ -35,23 +35,24 @@ pub async fn reject_cross_site(
     next.run(req).await
 }
 
-/// `https://host[:port]` of this server: the configured public URL, else the request's host.
-fn own_origin(state: &AppState, req: &Request) -> Option<String> {
+/// `https://host[:port]` of this server as browsers reach it: the configured public URL, else
+/// the request's host (HTTP/2 names it in the URI, HTTP/1.1 in the Host header).
+pub(crate) fn own_origin(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Option<String> {
     if let Some(public) = &state.config.public_url {
         return url::Url::parse(public)
             .ok()
             .map(|u| u.origin().ascii_serialization());
     }
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })?;
+    let host = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    })?;
     Some(format!("https://{}", host.to_ascii_lowercase()))
 }
 
