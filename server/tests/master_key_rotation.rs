@@ -42,6 +42,8 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
         .await;
     // A user's TOTP secret is wrapped by the master key too, and moves with the rest.
     let totp_secret = app.enrol_totp(world.supporter_b.id).await;
+    // So is a group's SSO client secret.
+    app.seed_sso_settings(world.group_a).await;
     let old_file = app.state.config.master_key_file();
     let dir = tempfile::tempdir().unwrap();
     let new_key = MasterKey::generate("k2");
@@ -72,7 +74,7 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     let (ok, out) = rewrap(&app, &with_old);
     assert!(ok, "{out}");
     assert!(
-        out.contains("re-wrapped 2 keys with master key k2"),
+        out.contains("re-wrapped 3 keys with master key k2"),
         "{out}"
     );
     let row = app.db.recording(id).await.unwrap().unwrap();
@@ -105,6 +107,17 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
     )
     .unwrap();
     assert_eq!(unwrapped.expose(), &totp_secret);
+    let sso = app.db.group_sso(world.group_a).await.unwrap().unwrap();
+    assert_eq!(sso.secret_key_id, "k2");
+    let client_secret = remote_assist::storage::open_secret(
+        &only_new,
+        &sso.secret_key_id,
+        &sso.secret_wrapped_key,
+        &world.group_a.to_string(),
+        &sso.client_secret,
+    )
+    .unwrap();
+    assert_eq!(client_secret, b"secret");
     // Nothing left to do on a second run; the rewrap is in the audit log.
     let (ok, out) = rewrap(&app, &with_old);
     assert!(ok && out.contains("re-wrapped 0 keys"), "{out}");
@@ -133,7 +146,7 @@ async fn rewrapping_moves_every_key_to_the_new_master_key() {
         ],
     );
     assert!(
-        ok && out.contains("re-wrapped 2 keys with master key k3"),
+        ok && out.contains("re-wrapped 3 keys with master key k3"),
         "{out}"
     );
     assert!(
