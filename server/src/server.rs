@@ -68,9 +68,24 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
 
+    // With a public URL configured, every redirect goes there: a forged Host cannot pick it.
+    let public_origin: Option<Arc<str>> = state
+        .config
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization().into());
     let redirect_task = listeners.http_redirect.map(|listener| {
-        let redirect = Router::new().fallback(move |req: Request| async move {
-            redirect_to_https(req.uri(), req.headers().get(header::HOST), https_port)
+        let redirect = Router::new().fallback(move |req: Request| {
+            let public_origin = public_origin.clone();
+            async move {
+                redirect_to_https(
+                    req.uri(),
+                    req.headers().get(header::HOST),
+                    https_port,
+                    public_origin.as_deref(),
+                )
+            }
         });
         tokio::spawn(accept_loop(
             listener,
@@ -180,12 +195,22 @@ async fn accept_loop(
     }
 }
 
-/// `308` to the same path on the HTTPS port of the same host.
+/// `308` to the same path at the public URL's origin when one is configured, else on the HTTPS
+/// port of the same host.
 fn redirect_to_https(
     uri: &Uri,
     host: Option<&axum::http::HeaderValue>,
     https_port: u16,
+    public_origin: Option<&str>,
 ) -> Response {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if let Some(origin) = public_origin {
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, format!("{origin}{path}"))],
+        )
+            .into_response();
+    }
     let host = host
         .and_then(|h| h.to_str().ok())
         .map(|h| strip_port(h).to_owned())
@@ -202,7 +227,6 @@ fn redirect_to_https(
     } else {
         format!(":{https_port}")
     };
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let location = format!("https://{host}{port}{path}");
     (
         StatusCode::PERMANENT_REDIRECT,
@@ -230,7 +254,7 @@ mod tests {
     fn redirects_keep_host_and_path() {
         let uri: Uri = "/admin?tab=users".parse().unwrap();
         let host = axum::http::HeaderValue::from_static("assist.local:8080");
-        let response = redirect_to_https(&uri, Some(&host), 8443);
+        let response = redirect_to_https(&uri, Some(&host), 8443, None);
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
         assert_eq!(
             response.headers()[header::LOCATION],
@@ -238,8 +262,19 @@ mod tests {
         );
         let evil = axum::http::HeaderValue::from_static("evil.example/path");
         assert_eq!(
-            redirect_to_https(&uri, Some(&evil), 443).status(),
+            redirect_to_https(&uri, Some(&evil), 443, None).status(),
             StatusCode::BAD_REQUEST
+        );
+        // A configured public URL wins over whatever Host the request names.
+        let response = redirect_to_https(
+            &uri,
+            Some(&evil),
+            8443,
+            Some("https://assist.example.co.jp"),
+        );
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "https://assist.example.co.jp/admin?tab=users"
         );
         assert_eq!(strip_port("[::1]:80"), "[::1]");
     }
