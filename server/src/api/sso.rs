@@ -429,7 +429,15 @@ async fn sso_callback(
     let outcome = complete_sign_in(&state, &client, &headers, &query).await;
     let mut response = match outcome {
         Ok((user, cookie)) => {
-            let target = if user.role.is_admin() { "/admin" } else { "/" };
+            // Where a password login goes too (a user an administrator created with a first
+            // password still has to replace it: the flag is the account's, not the login's).
+            let target = if user.must_change_password {
+                "/password"
+            } else if user.role.is_admin() {
+                "/admin"
+            } else {
+                "/"
+            };
             let mut event = sso_event(
                 &client,
                 now,
