@@ -159,6 +159,8 @@ struct Answer {
     status: StatusCode,
     location: Option<String>,
     cookies: Vec<String>,
+    /// The page (a successful sign-in continues from it).
+    body: String,
 }
 
 impl Answer {
@@ -197,18 +199,26 @@ async fn browse_from(
             .insert(axum::extract::ConnectInfo(peer));
     }
     let response = app.send(request).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned());
+    let cookies = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     Answer {
-        status: response.status(),
-        location: response
-            .headers()
-            .get(header::LOCATION)
-            .map(|l| l.to_str().unwrap().to_owned()),
-        cookies: response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|c| c.to_str().unwrap().to_owned())
-            .collect(),
+        status,
+        location,
+        cookies,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -405,9 +415,26 @@ async fn members_sign_in_through_a_real_provider() {
     );
 
     // An existing member, matched by the claim.
-    let user = logged_in_user(&app, &sign_in(&app, "Group A", "supporter-a").await).await;
+    let answer = sign_in(&app, "Group A", "supporter-a").await;
+    assert!(
+        answer.body.contains("url=/\""),
+        "on to the console: {}",
+        answer.body
+    );
+    let user = logged_in_user(&app, &answer).await;
     assert_eq!(user["login_id"], "supporter-a");
     assert_eq!(user["role"], "supporter");
+    // An administrator goes to the admin page; an account that must still replace its first
+    // password goes to the password page, as after a password login.
+    let answer = sign_in(&app, "Group A", "admin-a").await;
+    assert!(answer.body.contains("url=/admin\""), "{}", answer.body);
+    sqlx::query("UPDATE users SET must_change_password = $1 WHERE login_id = 'admin-a'")
+        .bind(true)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let answer = sign_in(&app, "Group A", "admin-a").await;
+    assert!(answer.body.contains("url=/password\""), "{}", answer.body);
     // Linked now: found again by the provider identity.
     let subject = app.db.sso_subject_of(world.supporter_a.id).await.unwrap();
     assert_eq!(subject, Some(format!("{} supporter-a", idp.issuer)));
@@ -447,7 +474,7 @@ async fn members_sign_in_through_a_real_provider() {
     let audit = sso_audit(&app).await;
     assert_eq!(
         audit.iter().filter(|(o, _)| o == "success").count(),
-        3,
+        5,
         "{audit:?}"
     );
     assert!(
