@@ -14,6 +14,7 @@ Results (JSON per run) go to tests/loadgen/results/, the tables to BENCHMARKS.md
 """
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -79,6 +80,8 @@ class Server:
                     raise RuntimeError(f"{name} did not start")
         # The process in the namespace is the child of `ip netns exec` (which execs it).
         self.pid = self.proc.pid
+        # Whatever happens to the run, no server outlives the script.
+        atexit.register(self.stop)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -87,7 +90,8 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
 
 OURS_PORT = [8443]
