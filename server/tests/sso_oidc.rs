@@ -192,12 +192,7 @@ async fn browse_from(
         builder = builder.header(header::COOKIE, cookie);
     }
     let mut request = builder.body(Body::empty()).unwrap();
-    if let Some(from) = from {
-        let peer: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(peer));
-    }
+    coming_from(&mut request, from);
     let response = app.send(request).await;
     let status = response.status();
     let location = response
@@ -308,12 +303,7 @@ async fn logged_in_user_from(app: &TestApp, answer: &Answer, from: Option<&str>)
         .header(header::COOKIE, cookie)
         .body(Body::empty())
         .unwrap();
-    if let Some(from) = from {
-        let peer: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(peer));
-    }
+    coming_from(&mut request, from);
     let response = app.send(request).await;
     let status = response.status();
     let bytes = http_body_util::BodyExt::collect(response.into_body())
@@ -349,6 +339,48 @@ fn settings(idp: &Idp, claim: &str, provision: bool, password_login_disabled: bo
         "provision": provision,
         "password_login_disabled": password_login_disabled,
     })
+}
+
+/// A provider, an app with the seeded world, a system administrator's session, and SSO set
+/// for one group (matched by `preferred_username`, no provisioning).
+async fn sso_group(
+    group: impl Fn(&World) -> remote_assist::ids::GroupId,
+    password_login_disabled: bool,
+) -> (Idp, TestApp, World, Session) {
+    let idp = start_idp(&[]).await;
+    let app = TestApp::new().await;
+    let world = app.seed().await;
+    let sysadmin = app.login_as(&world.sysadmin).await;
+    let (status, body) = configure(
+        &app,
+        &sysadmin,
+        group(&world),
+        settings(&idp, "preferred_username", false, password_login_disabled),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (idp, app, world, sysadmin)
+}
+
+/// One query parameter of a URL.
+fn query_param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+        .1
+        .into_owned()
+}
+
+/// Marks a request as coming from `from` (the group's allow-list is checked against it).
+fn coming_from(request: &mut Request<Body>, from: Option<&str>) {
+    if let Some(from) = from {
+        let peer: std::net::SocketAddr = format!("{from}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+    }
 }
 
 async fn sso_audit(app: &TestApp) -> Vec<(String, String)> {
@@ -500,18 +532,7 @@ async fn members_sign_in_through_a_real_provider() {
 
 #[tokio::test]
 async fn forged_replayed_swapped_and_late_callbacks_are_refused() {
-    let idp = start_idp(&[]).await;
-    let app = TestApp::new().await;
-    let world = app.seed().await;
-    let sysadmin = app.login_as(&world.sysadmin).await;
-    let (status, body) = configure(
-        &app,
-        &sysadmin,
-        world.group_a,
-        settings(&idp, "preferred_username", false, false),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_idp, app, _world, _sysadmin) = sso_group(|w| w.group_a, false).await;
 
     // Without the browser's sign-in cookie (login CSRF: a callback pushed into a victim's
     // browser), with another state, and replayed.
@@ -538,13 +559,7 @@ async fn forged_replayed_swapped_and_late_callbacks_are_refused() {
     let _ = Browser::new().log_in(&url_b, "supporter-a").await;
     let (url_c, cookie_c) = start_sign_in(&app, "Group A").await;
     let back_c = callback_path(&Browser::new().log_in(&url_c, "supporter-a").await);
-    let state_b = url::Url::parse(&url_b)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state_b = query_param(&url_b, "state");
     let swapped = with_query_param(&back_c, "state", &state_b);
     assert_refused(
         &browse(&app, &swapped, Some(&cookie_b)).await,
@@ -561,13 +576,7 @@ async fn forged_replayed_swapped_and_late_callbacks_are_refused() {
         "another issuer",
     );
     let (url, cookie) = start_sign_in(&app, "Group A").await;
-    let state = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = query_param(&url, "state");
     let cancelled = format!("/api/auth/sso/callback?error=access_denied&state={state}");
     assert_refused(
         &browse(&app, &cancelled, Some(&cookie)).await,
@@ -604,13 +613,8 @@ async fn id_token_from(idp: &Idp, client: &OidcClient, nonce: &str) -> String {
     let provider = client.provider(&idp.issuer).await.unwrap();
     let verifier = oidc::random_value();
     let url = oidc::authorization_url(&provider, CLIENT_ID, CALLBACK, "state", nonce, &verifier);
-    let back = url::Url::parse(&Browser::new().log_in(&url, "alice").await).unwrap();
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let back = Browser::new().log_in(&url, "alice").await;
+    let code = query_param(&back, "code");
     let credentials = ClientCredentials {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
@@ -725,18 +729,7 @@ async fn id_tokens_are_verified() {
 
 #[tokio::test]
 async fn password_login_can_be_turned_off_for_an_sso_group() {
-    let idp = start_idp(&[]).await;
-    let app = TestApp::new().await;
-    let world = app.seed().await;
-    let sysadmin = app.login_as(&world.sysadmin).await;
-    let (status, body) = configure(
-        &app,
-        &sysadmin,
-        world.group_a,
-        settings(&idp, "preferred_username", false, true),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_idp, app, world, sysadmin) = sso_group(|w| w.group_a, true).await;
 
     // The right password is told to use SSO; a wrong one learns nothing new.
     let (session, status, body) = app.try_login("supporter-a", PASSWORD).await;
@@ -774,18 +767,7 @@ async fn password_login_can_be_turned_off_for_an_sso_group() {
 
 #[tokio::test]
 async fn a_locked_account_or_another_network_stops_an_sso_login() {
-    let idp = start_idp(&[]).await;
-    let app = TestApp::new().await;
-    let world = app.seed().await;
-    let sysadmin = app.login_as(&world.sysadmin).await;
-    let (status, body) = configure(
-        &app,
-        &sysadmin,
-        world.group_b,
-        settings(&idp, "preferred_username", false, false),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_idp, app, world, sysadmin) = sso_group(|w| w.group_b, false).await;
     let (status, body) = app
         .call(
             Method::PATCH,

@@ -80,23 +80,18 @@ pub struct SsoSettingsRequest {
     pub password_login_disabled: bool,
 }
 
-/// What a handler knows of the request it answers.
-struct RequestTarget<'a> {
-    uri: &'a axum::http::Uri,
-    headers: &'a HeaderMap,
-}
-
-fn redirect_uri(state: &AppState, request: &RequestTarget) -> String {
+/// The callback URL of this server as browsers reach it (what the provider must have registered).
+fn redirect_uri(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) -> String {
     format!(
         "{}{CALLBACK_PATH}",
-        crate::auth::csrf::own_origin(state, request.uri, request.headers)
+        crate::auth::csrf::own_origin(state, uri, headers)
             .unwrap_or_else(|| "https://localhost".into())
     )
 }
 
-fn view(state: &AppState, request: &RequestTarget, sso: Option<&GroupSso>) -> SsoSettingsView {
-    let Some(sso) = sso else {
-        return SsoSettingsView {
+fn view(sso: Option<&GroupSso>, redirect_uri: String) -> SsoSettingsView {
+    match sso {
+        None => SsoSettingsView {
             configured: false,
             issuer: String::new(),
             client_id: String::new(),
@@ -104,20 +99,20 @@ fn view(state: &AppState, request: &RequestTarget, sso: Option<&GroupSso>) -> Ss
             user_claim: UserClaim::Email,
             provision: false,
             password_login_disabled: false,
-            redirect_uri: redirect_uri(state, request),
+            redirect_uri,
             updated_at: None,
-        };
-    };
-    SsoSettingsView {
-        configured: true,
-        issuer: sso.issuer.clone(),
-        client_id: sso.client_id.clone(),
-        has_client_secret: !sso.client_secret.is_empty(),
-        user_claim: sso.user_claim,
-        provision: sso.provision,
-        password_login_disabled: sso.password_login_disabled,
-        redirect_uri: redirect_uri(state, request),
-        updated_at: Some(crate::clock::to_rfc3339(sso.updated_at)),
+        },
+        Some(sso) => SsoSettingsView {
+            configured: true,
+            issuer: sso.issuer.clone(),
+            client_id: sso.client_id.clone(),
+            has_client_secret: !sso.client_secret.is_empty(),
+            user_claim: sso.user_claim,
+            provision: sso.provision,
+            password_login_disabled: sso.password_login_disabled,
+            redirect_uri,
+            updated_at: Some(crate::clock::to_rfc3339(sso.updated_at)),
+        },
     }
 }
 
@@ -154,11 +149,10 @@ async fn get_group_sso(
 ) -> ApiResult<Json<SsoSettingsView>> {
     admin_target(&state, &me, id, "group.sso_read").await?;
     let sso = state.db.group_sso(id).await?;
-    let request = RequestTarget {
-        uri: &uri,
-        headers: &headers,
-    };
-    Ok(Json(view(&state, &request, sso.as_ref())))
+    Ok(Json(view(
+        sso.as_ref(),
+        redirect_uri(&state, &uri, &headers),
+    )))
 }
 
 /// Set a group's single sign-on provider (system admin). The provider is discovered before
@@ -237,11 +231,7 @@ async fn put_group_sso(
         }
     ));
     state.audit(event).await;
-    let request = RequestTarget {
-        uri: &uri,
-        headers: &headers,
-    };
-    Ok(Json(view(&state, &request, Some(&sso))))
+    Ok(Json(view(Some(&sso), redirect_uri(&state, &uri, &headers))))
 }
 
 /// Remove a group's single sign-on (system admin); its members log in with passwords again.
@@ -347,13 +337,7 @@ async fn sso_start(
         state: oidc::random_value(),
         nonce: oidc::random_value(),
         pkce_verifier: oidc::random_value(),
-        redirect_uri: redirect_uri(
-            &state,
-            &RequestTarget {
-                uri: &uri,
-                headers: &headers,
-            },
-        ),
+        redirect_uri: redirect_uri(&state, &uri, &headers),
         expires_at: now + SIGN_IN_TTL_MS,
     };
     let token = tokens::random_token();

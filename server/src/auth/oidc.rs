@@ -135,22 +135,20 @@ impl Default for OidcClient {
 
 impl OidcClient {
     pub fn new() -> Self {
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports TLS 1.2 and 1.3")
-        .with_native_roots()
-        .unwrap_or_else(|error| {
-            tracing::warn!(%error, "no system CA certificates; HTTPS providers will fail");
+        let builder = || {
             rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
             .with_safe_default_protocol_versions()
             .expect("ring supports TLS 1.2 and 1.3")
-            .with_root_certificates(rustls::RootCertStore::empty())
-        })
-        .with_no_client_auth();
+        };
+        let tls = builder()
+            .with_native_roots()
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "no system CA certificates; HTTPS providers will fail");
+                builder().with_root_certificates(rustls::RootCertStore::empty())
+            })
+            .with_no_client_auth();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

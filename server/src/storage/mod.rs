@@ -66,11 +66,7 @@ pub async fn seal_and_store(
     object_id: &str,
     plaintext: &[u8],
 ) -> Result<SealedObject, objects::StoreError> {
-    let key = crypto::DataKey::generate();
-    let wrapped = keyring.wrap(&key, object_id);
-    let mut encryptor = crypto::Encryptor::new(key, object_id);
-    let mut sealed = encryptor.update(plaintext);
-    sealed.extend_from_slice(&encryptor.finish());
+    let (wrapped, sealed) = seal(keyring, object_id, plaintext);
     store.append(object_key, &sealed).await?;
     store.finish(object_key).await?;
     Ok(SealedObject {
@@ -88,15 +84,26 @@ pub fn seal_secret(
     secret: &[u8],
 ) -> (crypto::WrappedKey, String) {
     use base64::Engine;
-    let key = crypto::DataKey::generate();
-    let wrapped = keyring.wrap(&key, object_id);
-    let mut encryptor = crypto::Encryptor::new(key, object_id);
-    let mut sealed = encryptor.update(secret);
-    sealed.extend_from_slice(&encryptor.finish());
+    let (wrapped, sealed) = seal(keyring, object_id, secret);
     (
         wrapped,
         base64::engine::general_purpose::STANDARD.encode(sealed),
     )
+}
+
+/// Encrypts `plaintext` under a new data key wrapped for `object_id`: the wrapped key and the
+/// encrypted object.
+fn seal(
+    keyring: &crypto::Keyring,
+    object_id: &str,
+    plaintext: &[u8],
+) -> (crypto::WrappedKey, Vec<u8>) {
+    let key = crypto::DataKey::generate();
+    let wrapped = keyring.wrap(&key, object_id);
+    let mut encryptor = crypto::Encryptor::new(key, object_id);
+    let mut sealed = encryptor.update(plaintext);
+    sealed.extend_from_slice(&encryptor.finish());
+    (wrapped, sealed)
 }
 
 /// Decrypts what [`seal_secret`] made.
