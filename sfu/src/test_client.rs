@@ -4,6 +4,7 @@
 //! tests, the server's end-to-end tests and the load generator. Every wait is bounded.
 
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -135,6 +137,8 @@ pub struct TestPeer {
     pub video_receivers: Vec<rtc::rtp_transceiver::RTCRtpReceiverId>,
     seq: u16,
     audio_seq: u16,
+    /// When the datagram being handled reached the socket (the kernel's receive time).
+    arrival: Option<Instant>,
 }
 
 /// Which video codec a test camera sends.
@@ -265,6 +269,14 @@ impl TestPeer {
         )
         .unwrap();
         let _ = socket.set_recv_buffer_size(4 * 1024 * 1024);
+        // The kernel stamps each datagram on arrival: what a test (or the load generator)
+        // measures as arrival must not include how long this peer's task waited to run.
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .unwrap();
         socket.set_nonblocking(true).unwrap();
         socket.bind(&SocketAddr::new(ip, 0).into()).unwrap();
         let socket = UdpSocket::from_std(socket.into()).unwrap();
@@ -332,6 +344,7 @@ impl TestPeer {
             video_receivers: Vec::new(),
             seq: rand::random(),
             audio_seq: rand::random(),
+            arrival: None,
         }
     }
 
@@ -434,6 +447,7 @@ impl TestPeer {
     /// Runs I/O until `deadline`, processing everything that arrives.
     pub async fn pump_until(&mut self, deadline: Instant) {
         let mut buf = vec![0u8; 2048];
+        let fd = self.socket.as_raw_fd();
         loop {
             self.flush();
             let now = Instant::now();
@@ -442,20 +456,20 @@ impl TestPeer {
             }
             let timer = self.pc.poll_timeout().unwrap_or(deadline).min(deadline);
             tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = r {
-                        let result = self.pc.handle_read(TaggedBytesMut {
-                            now: Instant::now(),
-                            transport: TransportContext {
-                                local_addr: self.local,
-                                peer_addr: from,
-                                ecn: None,
-                                transport_protocol: TransportProtocol::UDP,
-                            },
-                            message: BytesMut::from(&buf[..n]),
-                        });
-                        // Garbage and replays are the SFU's problem to avoid; count nothing here.
-                        let _ = result;
+                r = self.socket.async_io(Interest::READABLE, || recv_with_arrival(fd, &mut buf)) => {
+                    if let Ok(datagram) = r {
+                        self.handle_datagram(&buf, datagram);
+                        // Whatever else is already queued, without a trip through the
+                        // scheduler and a new timer per datagram.
+                        for _ in 0..64 {
+                            let Ok(datagram) = self
+                                .socket
+                                .try_io(Interest::READABLE, || recv_with_arrival(fd, &mut buf))
+                            else {
+                                break;
+                            };
+                            self.handle_datagram(&buf, datagram);
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(timer.into()) => {
@@ -463,6 +477,26 @@ impl TestPeer {
                 }
             }
         }
+    }
+
+    /// Hands one received datagram to the peer connection and collects what it yields, stamped
+    /// with the datagram's arrival.
+    fn handle_datagram(&mut self, buf: &[u8], (len, from, arrival): (usize, SocketAddr, Instant)) {
+        let result = self.pc.handle_read(TaggedBytesMut {
+            now: Instant::now(),
+            transport: TransportContext {
+                local_addr: self.local,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(&buf[..len]),
+        });
+        // Garbage and replays are the SFU's problem to avoid; count nothing here.
+        let _ = result;
+        self.arrival = Some(arrival);
+        self.flush();
+        self.arrival = None;
     }
 
     pub async fn pump(&mut self, duration: Duration) {
@@ -500,7 +534,8 @@ impl TestPeer {
                         .get(&track)
                         .copied()
                         .unwrap_or(RtpCodecKind::Unspecified);
-                    self.received.rtp.push((Instant::now(), kind, packet));
+                    let at = self.arrival.unwrap_or_else(Instant::now);
+                    self.received.rtp.push((at, kind, packet));
                 }
                 RTCMessage::RtcpPacket(_, packets) => {
                     self.received.plis += packets
@@ -652,6 +687,32 @@ impl TestPeer {
 }
 
 /// Creates a peer in the SFU from the client's offer and applies the answer.
+/// Receives one datagram with the kernel's arrival time (`SO_TIMESTAMPNS`, wall clock),
+/// turned into an `Instant` on this process's monotonic clock.
+fn recv_with_arrival(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, Instant)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let message = recvmsg::<SockaddrIn>(fd, &mut iov, Some(&mut space), MsgFlags::empty())?;
+    let from = message
+        .address
+        .map(SocketAddr::from)
+        .ok_or_else(|| std::io::Error::other("a datagram without a sender"))?;
+    let mut arrival = Instant::now();
+    if let Ok(messages) = message.cmsgs() {
+        for control in messages {
+            if let ControlMessageOwned::ScmTimestampns(at) = control {
+                let at = std::time::UNIX_EPOCH + Duration::from(at);
+                let age = std::time::SystemTime::now()
+                    .duration_since(at)
+                    .unwrap_or_default();
+                arrival = arrival.checked_sub(age).unwrap_or(arrival);
+            }
+        }
+    }
+    Ok((message.bytes, from, arrival))
+}
+
 pub async fn join(
     sfu: &SfuHandle,
     id: PeerId,

@@ -56,6 +56,9 @@ use crate::rewrite::StreamRewriter;
 
 /// Largest datagram we accept (the browsers' MTU is ~1200–1500).
 const MAX_DATAGRAM: usize = 2048;
+/// Datagrams handled per wake-up at most, so that timers and commands still get their turn
+/// under a steady flood.
+const RECEIVE_BATCH: usize = 64;
 /// At most one keyframe request per publisher in this interval, however many ask.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// Wake-up interval when no peer has a timer.
@@ -551,7 +554,18 @@ impl Worker {
                     Some(command) => self.command(command),
                 },
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => self.datagram_guarded(&buf[..n], from),
+                    Ok((n, from)) => {
+                        self.datagram_guarded(&buf[..n], from);
+                        // Take what else is queued before going back to the scheduler: one
+                        // wake-up, one timer and one pass over the peers' deadlines per
+                        // burst instead of per datagram.
+                        for _ in 1..RECEIVE_BATCH {
+                            let Ok((n, from)) = self.socket.try_recv_from(&mut buf) else {
+                                break;
+                            };
+                            self.datagram_guarded(&buf[..n], from);
+                        }
+                    }
                     Err(error) => {
                         // ICMP port unreachable and the like surface here; keep serving.
                         tracing::debug!(%error, "media socket receive error");
