@@ -191,6 +191,11 @@ def main():
     report = {"machine": {"cores": machine[0], "cpu": machine[1].split(":")[-1].strip(), "mem_gb": machine[2]},
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": seconds, "repeats": repeats}
 
+    # What the measured path costs with a relay that does nothing (the floor under "added delay").
+    import floor
+    report["floor"] = floor.run(seconds)
+    print(f"relay floor: p50 {report['floor']['p50_us']:.0f} us, p99 {report['floor']['p99_us']:.0f} us")
+
     ours, accounts = start_ours(bin_, loadgen, work / "ours", False, max(steps) + 2, "ours")
     janus = start_janus(work / "janus-conf")
     try:

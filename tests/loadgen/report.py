@@ -56,10 +56,12 @@ def main():
         f"measured window: {report['seconds']} s after 3 s of warm-up; medians over {report['repeats']}",
         "runs where repeated. Release builds. Ratios are \"how many times better than Janus\".",
         "",
-        "What the numbers include: the delay is measured from the camera task handing a frame to",
-        "its peer connection to the supporter task reading it, on the same clock — so it includes",
-        "the load generator's own encryption, decryption and scheduling on the same two cores, for",
-        "both servers alike. CPU is the server process's user+system time from `/proc`.",
+        "What the numbers include: the delay is measured from the camera task stamping a frame",
+        "(before its packets are encrypted and sent) to the kernel's receive time of the packet",
+        "carrying the stamp at the supporter's socket (`SO_TIMESTAMPNS`), on the same machine's",
+        "clock — so it includes the camera's SRTP encryption, two veth hops and the server, but",
+        "not the supporter task's wait to be scheduled or its decryption, for both servers alike.",
+        "CPU is the server process's user+system time from `/proc`.",
         "",
     ]
     cap = report["capacity"]
@@ -124,6 +126,13 @@ def main():
         if key == "server_pss_kb":
             ov, jv = ov / 1024, jv / 1024
         lines.append(f"| {label} | {fmt(ov, digits)} | {fmt(jv, digits)} | {ratio(ov, jv, lower)} |")
+    if "floor" in report:
+        f = report["floor"]
+        lines += [
+            "",
+            f"The same path through a relay that does nothing (`tests/loadgen/floor.py`, idle machine):",
+            f"p50 {fmt(f['p50_us'])} µs, p99 {fmt(f['p99_us'])} µs — the part of the added delay no SFU can remove here.",
+        ]
     rec = report["recording"]
     tracks = rec["rooms"] * 4
     cpu_on, cpu_off = med(rec["ours_on"], "server_cpu_percent"), med(rec["ours_off"], "server_cpu_percent")

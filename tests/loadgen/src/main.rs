@@ -5,7 +5,8 @@
 //! every 2 s) with Opus, and one supporter receiving all four and sending Opus back to each.
 //! Against remote-assist the peers use the server's own signaling, as the browsers do; against
 //! Janus they use its WebSocket API. The run measures loss (gaps in what subscribers receive),
-//! added one-way delay per frame (send time in an SEI message), jitter, join → first packet and
+//! added one-way delay per frame (send time in an SEI message, arrival from the kernel's receive
+//! timestamp at the subscriber's socket), jitter, join → first packet and
 //! first keyframe, and the SFU process's CPU and memory from `/proc`.
 //!
 //! Subcommands: `provision` (accounts for N rooms through the admin CLI), `run` (one measured

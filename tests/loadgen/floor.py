@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""The floor under the bench's "added delay": the same path with a relay that does nothing.
+
+A sender (10.203.0.1, like the load generator's cameras) stamps a datagram and sends it to a
+relay on 10.203.0.2 (where the SFU listens), which sends it straight back to a receiver next
+to the sender; the receiver takes the kernel's arrival time (`SO_TIMESTAMPNS`), as the load
+generator does. The relay sleeps in `recvfrom` between datagrams, as an SFU does between
+packets, so the number is two veth hops plus waking a sleeping process, with no media work.
+Packets go out in bursts of four every 33 ms (a video frame), for `--seconds`.
+
+    python3 tests/loadgen/floor.py [--seconds 20]     # root: the bench's network namespace
+"""
+
+import argparse
+import json
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+import bench
+
+# Linux (asm-generic): SO_TIMESTAMPNS, also the control message type; Python does not name it.
+SO_TIMESTAMPNS = 35
+
+RELAY = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.203.0.2", 40999))
+s.settimeout(30)
+while True:
+    data, peer = s.recvfrom(2048)
+    if data == b"stop":
+        break
+    s.sendto(data, ("10.203.0.1", 40998))
+"""
+
+
+def run(seconds):
+    """Measures the floor; returns datagrams, p50_us and p99_us."""
+    bench.ensure_namespace()
+    relay = subprocess.Popen(bench.in_ns(sys.executable, "-c", RELAY))
+    try:
+        time.sleep(0.5)
+        # The sender and receiver run inside the namespace too (this script re-executes itself).
+        out = subprocess.run(bench.in_ns(sys.executable, __file__, "--measure", str(seconds)),
+                             capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+        relay.wait(10)
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+    return json.loads(out)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=20)
+    opts = parser.parse_args()
+    floor = run(opts.seconds)
+    print(f"relay floor: {floor['datagrams']} datagrams, p50 {floor['p50_us']:.0f} us, "
+          f"p99 {floor['p99_us']:.0f} us")
+
+
+def measure(seconds):
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    receiver.bind(("10.203.0.1", 40998))
+    receiver.settimeout(1)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payload = bytes(1100)
+    delays = []
+    end = time.time() + seconds
+    while time.time() < end:
+        for _ in range(4):
+            sender.sendto(struct.pack("!q", time.time_ns()) + payload, ("10.203.0.2", 40999))
+        for _ in range(4):
+            data, ancillary, _, _ = receiver.recvmsg(2048, 64)
+            sent = struct.unpack("!q", data[:8])[0]
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    delays.append((sec * 1_000_000_000 + nsec - sent) / 1000)
+        time.sleep(0.033)
+    sender.sendto(b"stop", ("10.203.0.2", 40999))
+    delays.sort()
+    p99 = delays[int(len(delays) * 0.99)]
+    print(json.dumps({"datagrams": len(delays), "p50_us": statistics.median(delays), "p99_us": p99}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
+        measure(int(sys.argv[2]))
+    else:
+        main()
