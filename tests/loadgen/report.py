@@ -164,6 +164,14 @@ def main():
         f"  receives video, both leave): PSS {cycles['pss_kb_after_warm'] / 1024:.1f} MB after the first",
         f"  {cycles['warm']} (warm-up: allocator arenas, caches), {cycles['pss_kb_at_end'] / 1024:.1f} MB at the end:",
         f"  **growth {cycles['growth_percent']:.2f} %** ({cycles['seconds']:.0f} s).",
+    ]
+    if "trend_percent" in cycles:
+        samples = ", ".join(f"{kb / 1024:.1f}" for _, kb in cycles["pss_kb_samples"])
+        lines += [
+            f"  Sampled every 100 cycles after the warm-up (MB): {samples}; least-squares trend over",
+            f"  the {cycles['cycles'] - cycles['warm']} cycles: **{cycles['trend_percent']:+.2f} %**.",
+        ]
+    lines += [
         "",
     ]
     crit = criterion_rows()
@@ -187,7 +195,8 @@ def main():
         f"| added delay p50 ≤ 100 µs, p99 ≤ 1 ms at 70 % load | {fmt(med(o, 'delay_p50_us'))} µs, {fmt(med(o, 'delay_p99_us'))} µs |",
         f"| join → first keyframe ≤ 150 ms | p50 {fmt(med(o, 'join_first_keyframe_p50_ms'), 1)} ms, p95 {fmt(med(o, 'join_first_keyframe_p95_ms'), 1)} ms |",
         f"| recording ≤ 1 % of a core per track | {fmt((cpu_on - cpu_off) / tracks, 2)} % per camera |",
-        f"| memory growth < 1 % after 1,000 cycles | {cycles['growth_percent']:.2f} % |",
+        f"| memory growth < 1 % after 1,000 cycles | {cycles['growth_percent']:.2f} %"
+        + (f" (trend {cycles['trend_percent']:+.2f} %)" if "trend_percent" in cycles else "") + " |",
         "",
         "Raw results: `tests/loadgen/results/*.json`. Reproduce: `tests/loadgen/bench` (root, for",
         "the network namespace; installs nothing — run `tests/run` once first).",

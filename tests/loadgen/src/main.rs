@@ -354,7 +354,36 @@ struct CycleResult {
     pss_kb_after_warm: u64,
     pss_kb_at_end: u64,
     growth_percent: f64,
+    /// PSS every `SAMPLE_EVERY` cycles after the warm-up: (cycles done, kB).
+    pss_kb_samples: Vec<(usize, u64)>,
+    /// The least-squares trend through those samples over the cycles after the warm-up, in
+    /// percent of the PSS after the warm-up: a leak shows here as a steady slope, where two
+    /// samples alone cannot tell it from the allocator's ups and downs.
+    trend_percent: f64,
     seconds: f64,
+}
+
+/// How often the join/leave cycles sample the server's memory.
+const SAMPLE_EVERY: usize = 100;
+
+/// Least-squares slope of `samples` (x, y), in y per x.
+fn slope(samples: &[(usize, u64)]) -> f64 {
+    let n = samples.len() as f64;
+    if samples.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = samples.iter().map(|(x, _)| *x as f64).sum::<f64>() / n;
+    let mean_y = samples.iter().map(|(_, y)| *y as f64).sum::<f64>() / n;
+    let (mut covariance, mut variance) = (0.0, 0.0);
+    for (x, y) in samples {
+        covariance += (*x as f64 - mean_x) * (*y as f64 - mean_y);
+        variance += (*x as f64 - mean_x).powi(2);
+    }
+    if variance == 0.0 {
+        0.0
+    } else {
+        covariance / variance
+    }
 }
 
 /// One camera and one supporter, `cycles` times: join, first video packet, leave.
@@ -373,6 +402,7 @@ async fn join_leave_cycles(
     };
     let started = Instant::now();
     let mut after_warm = None;
+    let mut samples = Vec::new();
     for cycle in 0..cycles {
         let ours::Camera {
             peer: mut camera,
@@ -396,21 +426,28 @@ async fn join_leave_cycles(
         }
         // Leaving: the peers and their signaling connections go (as a closed tab does).
         drop((view, view_signal, camera, camera_signal));
-        if cycle + 1 == warm {
+        let done = cycle + 1;
+        if done >= warm && (done - warm) % SAMPLE_EVERY == 0 && done < cycles {
             // Let the server notice the departures before measuring.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            after_warm = Some(sample_process(pid)?.pss_kb);
+            let pss = sample_process(pid)?.pss_kb;
+            after_warm.get_or_insert(pss);
+            samples.push((done, pss));
         }
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let end = sample_process(pid)?.pss_kb;
+    samples.push((cycles, end));
     let warm_pss = after_warm.unwrap_or(end);
+    let trend = slope(&samples) * cycles.saturating_sub(warm) as f64;
     Ok(CycleResult {
         cycles,
         warm,
         pss_kb_after_warm: warm_pss,
         pss_kb_at_end: end,
         growth_percent: (end as f64 - warm_pss as f64) * 100.0 / warm_pss.max(1) as f64,
+        trend_percent: trend * 100.0 / warm_pss.max(1) as f64,
+        pss_kb_samples: samples,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -566,4 +603,36 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slope;
+
+    #[test]
+    fn slope_is_the_least_squares_trend() {
+        assert_eq!(slope(&[(100, 1000), (200, 1100), (300, 1200)]), 1.0);
+        // Ups and downs around a flat line have no trend, a steady rise has.
+        assert_eq!(
+            slope(&[
+                (100, 1000),
+                (200, 1100),
+                (300, 900),
+                (400, 1100),
+                (500, 1000)
+            ]),
+            0.0
+        );
+        assert_eq!(
+            slope(&[
+                (100, 1000),
+                (200, 1000),
+                (300, 1000),
+                (400, 1000),
+                (500, 1400)
+            ]),
+            0.8
+        );
+        assert_eq!(slope(&[(100, 1000)]), 0.0);
+    }
 }
