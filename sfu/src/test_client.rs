@@ -461,7 +461,7 @@ impl TestPeer {
                         self.handle_datagram(&buf, datagram);
                         // Whatever else is already queued, without a trip through the
                         // scheduler and a new timer per datagram.
-                        for _ in 0..64 {
+                        for _ in 1..crate::worker::RECEIVE_BATCH {
                             let Ok(datagram) = self
                                 .socket
                                 .try_io(Interest::READABLE, || recv_with_arrival(fd, &mut buf))
@@ -686,18 +686,21 @@ impl TestPeer {
     }
 }
 
-/// Creates a peer in the SFU from the client's offer and applies the answer.
 /// Receives one datagram with the kernel's arrival time (`SO_TIMESTAMPNS`, wall clock),
 /// turned into an `Instant` on this process's monotonic clock.
 fn recv_with_arrival(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr, Instant)> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg};
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
     let mut iov = [std::io::IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
-    let message = recvmsg::<SockaddrIn>(fd, &mut iov, Some(&mut space), MsgFlags::empty())?;
+    let message = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut space), MsgFlags::empty())?;
+    // Peers bind IPv4 or IPv6 (`bind_peers_to`).
     let from = message
         .address
-        .map(SocketAddr::from)
-        .ok_or_else(|| std::io::Error::other("a datagram without a sender"))?;
+        .and_then(|address| {
+            let v4 = address.as_sockaddr_in().map(|a| SocketAddr::from(*a));
+            v4.or_else(|| address.as_sockaddr_in6().map(|a| SocketAddr::from(*a)))
+        })
+        .ok_or_else(|| std::io::Error::other("a datagram without an IP sender"))?;
     let mut arrival = Instant::now();
     if let Ok(messages) = message.cmsgs() {
         for control in messages {
@@ -713,6 +716,7 @@ fn recv_with_arrival(fd: RawFd, buf: &mut [u8]) -> std::io::Result<(usize, Socke
     Ok((message.bytes, from, arrival))
 }
 
+/// Creates a peer in the SFU from the client's offer and applies the answer.
 pub async fn join(
     sfu: &SfuHandle,
     id: PeerId,

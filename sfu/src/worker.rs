@@ -58,7 +58,7 @@ use crate::rewrite::StreamRewriter;
 const MAX_DATAGRAM: usize = 2048;
 /// Datagrams handled per wake-up at most, so that timers and commands still get their turn
 /// under a steady flood.
-const RECEIVE_BATCH: usize = 64;
+pub(crate) const RECEIVE_BATCH: usize = 64;
 /// At most one keyframe request per publisher in this interval, however many ask.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// Wake-up interval when no peer has a timer.
