@@ -78,7 +78,10 @@ async fn a_vp8_camera_gets_a_seekable_webm_recording() {
                 .unwrap()
                 .unwrap();
             if row.object_key.ends_with(".final.enc") {
-                recording = r.clone();
+                // Listed again: the entry read above may predate the finalizer's update
+                // (streamed size and hash) although the row read after it is final.
+                let (_, body) = app.get("/api/recordings", &owner).await;
+                recording = body["recordings"][0].clone();
                 break;
             }
         }
