@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine;
 use remote_assist_sfu::{RecordingEvent, RecordingKey};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::Clock;
 use crate::db::Db;
@@ -47,6 +47,8 @@ struct Begin {
 #[derive(Clone, Debug)]
 pub struct RecordingService {
     begin: mpsc::Sender<Begin>,
+    /// Turns true when the writer task has ended.
+    stopped: watch::Receiver<bool>,
 }
 
 struct Writer {
@@ -108,8 +110,20 @@ async fn remove_journal(settings: &Settings, object_key: &str) {
 impl RecordingService {
     pub fn start(settings: Settings, events: mpsc::Receiver<RecordingEvent>) -> Self {
         let (begin, begin_rx) = mpsc::channel(BEGIN_QUEUE);
-        tokio::spawn(run(Arc::new(settings), begin_rx, events));
-        Self { begin }
+        let (stopped_tx, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            run(Arc::new(settings), begin_rx, events).await;
+            let _ = stopped_tx.send(true);
+        });
+        Self { begin, stopped }
+    }
+
+    /// Waits until the writer task has written every event sent before its event channel
+    /// closed, and ended. Recordings that were finished go on finishing in their own tasks.
+    pub async fn stopped(&self) {
+        let mut stopped = self.stopped.clone();
+        // An error means the task is gone without saying so (it panicked): stopped as well.
+        let _ = stopped.wait_for(|stopped| *stopped).await;
     }
 
     /// Creates the recording (row, participants, wrapped key) and its writer. `None` when it

@@ -116,8 +116,10 @@ async fn a_recorded_camera_is_asked_for_a_keyframe_every_fragment() {
     // One keyframe at the start of a 10 s group of pictures: without requests, no other.
     let units = h264_access_units(10, 150);
     let (mut ts, mut next, mut plis) = (0u32, 0usize, 0usize);
-    let deadline = Instant::now() + Duration::from_secs(7);
-    while Instant::now() < deadline {
+    // Requests come about every 2 s (start, 2, 4, 6 s) once each keyframe arrives; the bound
+    // leaves room for a slow machine's round trips, the count is what is checked.
+    let started = Instant::now();
+    while plis < 4 && started.elapsed() < Duration::from_secs(20) {
         if camera.received.plis > plis {
             plis = camera.received.plis;
             next = 0;
@@ -137,10 +139,11 @@ async fn a_recorded_camera_is_asked_for_a_keyframe_every_fragment() {
             other => panic!("recording stream ended early: {other:?}"),
         }
     };
-    // Start, then about every 2 s of the 7: at least three more requests.
+    // Start, then every fragment: at least three more requests.
     assert!(
         plis >= 4,
-        "only {plis} keyframe requests in 7 s of recording"
+        "only {plis} keyframe requests in {:?} of recording",
+        started.elapsed()
     );
     assert!(stats.fragments >= 3, "{stats:?}");
     let dir = tempfile::tempdir().unwrap();
