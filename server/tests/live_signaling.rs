@@ -149,17 +149,24 @@ async fn forged_cross_group_connects_are_refused_and_audited() {
     .await;
     let refused = next_of(&mut cam, "camera_added").await;
     assert_eq!(refused["code"], "not_allowed");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let denied = app
-        .db
-        .list_audit_events(&remote_assist::db::audit::AuditFilter {
-            action: Some("live.connect_camera".into()),
-            outcome: Some("denied".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    // The audit trail is written off the signaling path: wait for both denials to land.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let denied = loop {
+        let denied = app
+            .db
+            .list_audit_events(&remote_assist::db::audit::AuditFilter {
+                action: Some("live.connect_camera".into()),
+                outcome: Some("denied".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if denied.len() >= 2 || std::time::Instant::now() > deadline {
+            break denied;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(denied.len(), 2);
     assert!(
         denied

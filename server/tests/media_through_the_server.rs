@@ -92,7 +92,16 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         json!({"type": "set_camera_muted", "device_id": device, "muted": true}),
     )
     .await;
-    cam.pump(Duration::from_millis(300)).await;
+    // The hub takes one connection's messages in order and applies the mute before the next:
+    // the refusal of a second, invalid request says the mute is in place.
+    send(
+        &mut ws,
+        json!({"type": "set_camera_muted", "device_id": "00000000-0000-4000-8000-000000000000", "muted": true}),
+    )
+    .await;
+    let barrier = next_of(&mut ws, "error").await;
+    assert_eq!(barrier["code"], "camera_not_in_session", "{barrier}");
+    cam.pump(Duration::from_millis(100)).await;
     let before = cam.audio_packet_count();
     for _ in 0..20 {
         sup.send_audio_packet(audio_ts);
@@ -123,7 +132,16 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         (0, 0),
         "peers and routes are cleaned up"
     );
-    let metrics = metric_values(&app).await;
+    // The hub's gauges follow the media worker's cleanup: poll them too.
+    let mut metrics = metric_values(&app).await;
+    while (metrics["ra_media_tracks"] > 0
+        || metrics["ra_live_sessions"] > 0
+        || metrics["ra_live_cameras_online"] > 0)
+        && Instant::now() < deadline + Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        metrics = metric_values(&app).await;
+    }
     assert_eq!(metrics["ra_media_tracks"], 0, "{metrics:?}");
     assert_eq!(metrics["ra_live_sessions"], 0);
     assert_eq!(metrics["ra_live_cameras_online"], 0);

@@ -101,7 +101,7 @@ async fn a_session_is_recorded_encrypted_and_only_participants_reach_it() {
     // The recording completes.
     let owner = app.login_as(&world.supporter_a).await;
     let mut listed = serde_json::Value::Null;
-    for _ in 0..50 {
+    for _ in 0..300 {
         let (_, body) = app.get("/api/recordings", &owner).await;
         if body["recordings"][0]["state"] == "complete" {
             listed = body;
