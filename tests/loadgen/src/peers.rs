@@ -30,6 +30,9 @@ pub struct Shared {
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(33_333);
 const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
+/// After the stop, how long a peer goes on receiving (sending nothing) so that packets still in
+/// flight or being retransmitted are counted, not taken for lost.
+const DRAIN: Duration = Duration::from_millis(250);
 
 /// Sends video (when `video`) and audio until stopped; starts when `go` turns true (a camera
 /// that is watched). Collects what it hears (the supporter's voice).
@@ -118,6 +121,8 @@ pub async fn run_camera(
         }
         drain(&mut peer, &shared, &mut collected, &mut Firsts::default());
     }
+    peer.pump(DRAIN).await;
+    drain(&mut peer, &shared, &mut collected, &mut Firsts::default());
     collected
 }
 
@@ -199,6 +204,8 @@ pub async fn run_subscriber(
         }
         drain(&mut peer, &shared, &mut collected, &mut firsts);
     }
+    peer.pump(DRAIN).await;
+    drain(&mut peer, &shared, &mut collected, &mut firsts);
     let joined = joined.lock().expect("not poisoned").clone();
     for (ssrc, camera) in &firsts.camera_of {
         let Some(asked) = joined.get(camera) else {
