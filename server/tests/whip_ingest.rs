@@ -30,8 +30,13 @@ async fn paired(app: &TestApp, group: GroupId, name: &str) -> (DeviceId, String)
     (id, credential)
 }
 
-/// `curl -i` with the body from stdin; returns (status, headers+body text).
+/// `curl -i` with the body from stdin; returns (status, headers+body text). It blocks, so the
+/// runtime is told: the server under test keeps both its worker threads' worth of work moving.
 fn curl(args: &[&str], body: &str) -> (u16, String) {
+    tokio::task::block_in_place(|| blocking_curl(args, body))
+}
+
+fn blocking_curl(args: &[&str], body: &str) -> (u16, String) {
     use std::io::Write;
     let mut child = Command::new("curl")
         .args(["-sk", "-i", "--max-time", "15"])
