@@ -472,6 +472,18 @@ step('a reloaded phone is decoding again on the console within 5 s', async () =>
   const before = await tileStats(page, id);
   assert.ok(before && before.framesDecoded > 0);
 
+  // Every state the tile takes is recorded in the page as it changes: a short "reconnecting"
+  // must not fall between two polls.
+  await page.evaluate((deviceId) => {
+    const tile = document.querySelector(`video[data-device-id="${deviceId}"]`)?.closest('.tile');
+    const seen = /** @type {string[]} */ ([]);
+    /** @type {any} */ (window).__tileMediaSeen = seen;
+    if (!tile) return;
+    new MutationObserver(() => seen.push(tile.getAttribute('data-media') || '')).observe(tile, {
+      attributes: true,
+      attributeFilter: ['data-media'],
+    });
+  }, id);
   await phone.reload();
   const reloadedAt = Date.now();
   const atReload = /** @type {NonNullable<typeof before>} */ (await tileStats(page, id));
@@ -492,6 +504,8 @@ step('a reloaded phone is decoding again on the console within 5 s', async () =>
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const measured = decodingAt ? decodingAt - reloadedAt : -1;
+  const tileStates = await page.evaluate(() => /** @type {any} */ (window).__tileMediaSeen || []);
+  if (tileStates.includes('reconnecting')) sawReconnecting = true;
   console.log(
     `# reload → decoding again: ${measured} ms (frames ${atReload.framesDecoded} → ${last?.framesDecoded}; ` +
       `tile showed reconnecting: ${sawReconnecting})`,
