@@ -352,6 +352,28 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     let result = if writer.failed {
         // Never "complete" without its object: the list shows it failed, downloads are refused.
         settings.db.fail_recording(writer.id, now).await
+    } else if let Some(finalized) = match writer.container {
+        "webm" => finalize_webm(settings, writer.id, &writer.object_key, writer.plaintext).await,
+        _ => None,
+    } {
+        // The recording turns complete already pointing at its seekable form, so no one can
+        // have begun to play or download the streamed one that is deleted here.
+        let finished = settings
+            .db
+            .finish_recording_with_object(
+                writer.id,
+                &writer.object_key,
+                &finalized.replaced(),
+                now,
+                video_frames as i64,
+            )
+            .await;
+        if let Ok(true) = finished
+            && settings.store.delete(&writer.object_key).await.is_ok()
+        {
+            let _ = settings.db.object_deleted(&writer.object_key).await;
+        }
+        finished.map(|_| ())
     } else {
         settings
             .db
@@ -370,9 +392,6 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     }
     // The object is finished (or given up): its journal has served its purpose.
     remove_journal(settings, &writer.object_key).await;
-    if writer.container == "webm" && !writer.failed {
-        finalize_webm(settings, writer.id).await;
-    }
     audit(
         &settings.db,
         now,
@@ -389,22 +408,55 @@ async fn finish(settings: &Settings, mut writer: Writer, video_frames: u64) {
     .await;
 }
 
-/// Rewrites a finished, streamed WebM recording into its seekable form (Duration and Cues) as a
-/// new object under a new data key, then points the row at it and lets the old object go. Until
-/// that swap the streamed file stays the recording (playable); a failure only logs.
-async fn finalize_webm(settings: &Settings, id: RecordingId) {
-    let Ok(Some(row)) = settings.db.recording(id).await else {
-        return;
-    };
-    if row.plaintext_bytes as u64 > MAX_WEBM_FINALIZE_BYTES {
-        tracing::warn!(recording = %id, bytes = row.plaintext_bytes, "WebM too large to finalize; kept as streamed");
-        return;
+/// The seekable form of a WebM recording, stored as its own object under its own data key.
+struct FinalizedWebm {
+    object_key: String,
+    key_id: String,
+    wrapped_key: String,
+    plaintext_bytes: i64,
+    stored_bytes: i64,
+    sha256: String,
+}
+
+impl FinalizedWebm {
+    fn replaced(&self) -> crate::db::recordings::ReplacedObject<'_> {
+        crate::db::recordings::ReplacedObject {
+            object_key: &self.object_key,
+            key_id: &self.key_id,
+            wrapped_key: &self.wrapped_key,
+            plaintext_bytes: self.plaintext_bytes,
+            stored_bytes: self.stored_bytes,
+            sha256: &self.sha256,
+        }
     }
+}
+
+/// Rewrites a streamed WebM recording whose object is finished into its seekable form
+/// (Duration and Cues) as a new object, before the recording is listed complete. `None` keeps
+/// the streamed file as the recording (playable, without an index); a failure only logs.
+async fn finalize_webm(
+    settings: &Settings,
+    id: RecordingId,
+    streamed_key: &str,
+    plaintext: u64,
+) -> Option<FinalizedWebm> {
+    if plaintext > MAX_WEBM_FINALIZE_BYTES {
+        tracing::warn!(recording = %id, bytes = plaintext, "WebM too large to finalize; kept as streamed");
+        return None;
+    }
+    let row = match settings.db.recording(id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::error!(%error, recording = %id, "cannot read the recording to finalize it");
+            return None;
+        }
+    };
     let object_id = id.to_string();
     let streamed = match crate::storage::read_sealed(
         &settings.keyring,
         &settings.store,
-        &row.object_key,
+        streamed_key,
         &row.key_id,
         &row.wrapped_key,
         &object_id,
@@ -414,14 +466,14 @@ async fn finalize_webm(settings: &Settings, id: RecordingId) {
         Ok(bytes) => bytes,
         Err(error) => {
             tracing::error!(%error, recording = %id, "cannot read the WebM back to finalize it");
-            return;
+            return None;
         }
     };
     let finalized = match remote_assist_sfu::record::webm::finalize(&streamed) {
         Ok(bytes) => bytes,
         Err(error) => {
             tracing::error!(%error, recording = %id, "cannot finalize the WebM");
-            return;
+            return None;
         }
     };
     let new_key = format!("recordings/{}.final.enc", id);
@@ -432,7 +484,7 @@ async fn finalize_webm(settings: &Settings, id: RecordingId) {
         .await
     {
         tracing::error!(%error, "cannot queue the finalized object's cleanup");
-        return;
+        return None;
     }
     let sealed = match crate::storage::seal_and_store(
         &settings.keyring,
@@ -446,38 +498,17 @@ async fn finalize_webm(settings: &Settings, id: RecordingId) {
         Ok(sealed) => sealed,
         Err(error) => {
             tracing::error!(%error, recording = %id, "cannot store the finalized WebM");
-            return;
+            return None;
         }
     };
-    let swapped = settings
-        .db
-        .replace_recording_object(
-            id,
-            &row.object_key,
-            &crate::db::recordings::ReplacedObject {
-                object_key: &new_key,
-                key_id: &sealed.wrapped.key_id,
-                wrapped_key: &base64::engine::general_purpose::STANDARD
-                    .encode(&sealed.wrapped.blob),
-                plaintext_bytes: finalized.len() as i64,
-                stored_bytes: sealed.stored_bytes as i64,
-                sha256: &hex::encode(Sha256::digest(&finalized)),
-            },
-            settings.clock.now_millis(),
-        )
-        .await;
-    match swapped {
-        Ok(true) => {
-            // The streamed object is queued for deletion by the swap; remove it now.
-            if settings.store.delete(&row.object_key).await.is_ok() {
-                let _ = settings.db.object_deleted(&row.object_key).await;
-            }
-        }
-        Ok(false) => {} // deleted meanwhile: the queued cleanup removes the new object
-        Err(error) => {
-            tracing::error!(%error, recording = %id, "cannot switch to the finalized WebM")
-        }
-    }
+    Some(FinalizedWebm {
+        object_key: new_key,
+        key_id: sealed.wrapped.key_id,
+        wrapped_key: base64::engine::general_purpose::STANDARD.encode(&sealed.wrapped.blob),
+        plaintext_bytes: finalized.len() as i64,
+        stored_bytes: sealed.stored_bytes as i64,
+        sha256: hex::encode(Sha256::digest(&finalized)),
+    })
 }
 
 /// Finishes recordings that a previous process left in the `recording` state (it was killed or

@@ -66,27 +66,25 @@ async fn a_vp8_camera_gets_a_seekable_webm_recording() {
 
     let owner = app.login_as(&world.supporter_a).await;
     let mut recording = serde_json::Value::Null;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let (_, body) = app.get("/api/recordings", &owner).await;
-        let r = &body["recordings"][0];
-        // Finalized: complete, and its object is the rewritten one.
-        if r["state"] == "complete" {
-            let row = app
-                .db
-                .recording(r["id"].as_str().unwrap().parse().unwrap())
-                .await
-                .unwrap()
-                .unwrap();
-            if row.object_key.ends_with(".final.enc") {
-                // Listed again: the entry read above may predate the finalizer's update
-                // (streamed size and hash) although the row read after it is final.
-                let (_, body) = app.get("/api/recordings", &owner).await;
-                recording = body["recordings"][0].clone();
-                break;
-            }
+        if body["recordings"][0]["state"] != "recording" {
+            recording = body["recordings"][0].clone();
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The first time it is listed complete it is already the finalized file: no one can play
+    // or download the streamed one that is about to be deleted.
+    assert_eq!(recording["state"], "complete", "{recording}");
+    let row = app
+        .db
+        .recording(recording["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.object_key.ends_with(".final.enc"), "{}", row.object_key);
+    assert_eq!(row.plaintext_bytes, recording["size"].as_i64().unwrap());
     assert_eq!(recording["container"], "webm", "{recording}");
     let id = recording["id"].as_str().unwrap().to_owned();
     let request = Request::builder()

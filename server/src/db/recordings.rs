@@ -447,7 +447,7 @@ impl Db {
         Ok(())
     }
 
-    /// Queues an object for deletion on its own (see [`Db::replace_recording_object`]).
+    /// Queues an object for deletion on its own (see [`Db::finish_recording_with_object`]).
     pub async fn queue_object_deletion_now(
         &self,
         object_key: &str,
@@ -459,22 +459,27 @@ impl Db {
         Ok(())
     }
 
-    /// Points a recording at a new object in one transaction: the new object's pending
-    /// deletion is cancelled and the old one's is queued. `false` when the recording (or its
-    /// old object) is gone.
-    pub async fn replace_recording_object(
+    /// Completes a recording that is still being written, pointing it at a new object, in one
+    /// transaction: the new object's pending deletion is cancelled and the old one's is queued
+    /// (due at `ended_at`). `false` when the recording (or its old object) is gone or already
+    /// finished.
+    pub async fn finish_recording_with_object(
         &self,
         id: RecordingId,
         old_key: &str,
         new: &ReplacedObject<'_>,
-        at: UnixMillis,
+        ended_at: UnixMillis,
+        video_frames: i64,
     ) -> DbResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE recordings SET object_key = $1, key_id = $2, wrapped_key = $3, \
-             plaintext_bytes = $4, stored_bytes = $5, sha256 = $6 \
-             WHERE id = $7 AND object_key = $8",
+            "UPDATE recordings SET state = 'complete', ended_at = $1, video_frames = $2, \
+             object_key = $3, key_id = $4, wrapped_key = $5, \
+             plaintext_bytes = $6, stored_bytes = $7, sha256 = $8 \
+             WHERE id = $9 AND object_key = $10 AND state = 'recording'",
         )
+        .bind(ended_at)
+        .bind(video_frames)
         .bind(new.object_key)
         .bind(new.key_id)
         .bind(new.wrapped_key)
@@ -492,7 +497,7 @@ impl Db {
             .bind(new.object_key)
             .execute(&mut *tx)
             .await?;
-        queue_object_deletion(&mut tx, old_key, at).await?;
+        queue_object_deletion(&mut tx, old_key, ended_at).await?;
         tx.commit().await?;
         Ok(true)
     }
