@@ -602,7 +602,14 @@ impl TestPeer {
         self.send_video_payloads(payloads, mime, timestamp);
     }
 
+    /// Sends one H.264 access unit already cut into RTP payloads (single NAL units or FU-A).
+    pub fn send_h264_payloads(&mut self, payloads: Vec<Bytes>, timestamp: u32) {
+        self.send_video_payloads(payloads, MIME_TYPE_H264, timestamp);
+    }
+
     /// Sends the RTP payloads of one frame (marker on the last) with the codec's payload type.
+    /// Each packet leaves as soon as it is written, so the first is not held back while the
+    /// rest of the frame is encrypted.
     fn send_video_payloads(&mut self, payloads: Vec<Bytes>, mime: &str, timestamp: u32) {
         let (sender, ssrc, _) = *self
             .senders
@@ -630,8 +637,8 @@ impl TestPeer {
                 .unwrap()
                 .write_rtp(Instant::now(), packet)
                 .unwrap();
+            self.flush();
         }
-        self.flush();
     }
 
     /// Sends one 20 ms Opus packet (a silence frame) on the first audio sender.

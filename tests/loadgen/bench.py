@@ -191,10 +191,12 @@ def main():
     report = {"machine": {"cores": machine[0], "cpu": machine[1].split(":")[-1].strip(), "mem_gb": machine[2]},
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": seconds, "repeats": repeats}
 
-    # What the measured path costs with a relay that does nothing (the floor under "added delay").
+    # What the measured path costs with a relay that does nothing (the floor under "added
+    # delay"), measured again between the fixed-load runs below.
     import floor
-    report["floor"] = floor.run(seconds)
-    print(f"relay floor: p50 {report['floor']['p50_us']:.0f} us, p99 {report['floor']['p99_us']:.0f} us")
+    report["floor_runs"] = [floor.run(seconds)]
+    print(f"relay floor: p50 {report['floor_runs'][0]['p50_us']:.0f} us, "
+          f"p99 {report['floor_runs'][0]['p99_us']:.0f} us")
 
     ours, accounts = start_ours(bin_, loadgen, work / "ours", False, max(steps) + 2, "ours")
     janus = start_janus(work / "janus-conf")
@@ -209,6 +211,11 @@ def main():
                 if not alive[target]:
                     continue
                 result = run(loadgen, target, server, rooms, seconds, accounts=accounts, tag="-cap")
+                if not ok(result):
+                    # p99 on this virtual machine jumps now and then with nothing running: a
+                    # step fails only when a second try fails too (the same rule for both).
+                    print(f"  {target} {rooms} rooms: once more")
+                    result = run(loadgen, target, server, rooms, seconds, accounts=accounts, tag="-cap")
                 sweep[target].append({"rooms": rooms, "result": result})
                 if ok(result):
                     capacity[target] = rooms
@@ -219,16 +226,17 @@ def main():
         report["capacity"] = capacity
         report["sweep"] = sweep
 
-        # 2-4. At a fixed load (70 % of our capacity, at least 2 rooms), A B A B: CPU per
-        # forwarded packet, delay, jitter, join times.
+        # 2-4. At a fixed load, 70 % of our capacity (at least 2 rooms), both servers, A B A B,
+        # with the do-nothing relay between: CPU per forwarded packet, delay, jitter, joins.
         fixed = max(2, int(round(capacity["ours"] * 0.7)))
-        if capacity["janus"]:
-            fixed = min(fixed, max(2, capacity["janus"]))
         print(f"fixed load: {fixed} rooms x {repeats}")
         fixed_runs = {"ours": [], "janus": []}
         for _ in range(repeats):
             for target, server in (("ours", ours), ("janus", janus)):
                 fixed_runs[target].append(run(loadgen, target, server, fixed, seconds, accounts=accounts, tag="-fixed"))
+            report["floor_runs"].append(floor.run(seconds))
+            print(f"  relay floor: p50 {report['floor_runs'][-1]['p50_us']:.0f} us, "
+                  f"p99 {report['floor_runs'][-1]['p99_us']:.0f} us")
         report["fixed"] = {"rooms": fixed, "runs": fixed_runs}
     finally:
         ours.stop()

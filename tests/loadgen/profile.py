@@ -2,9 +2,10 @@
 """Where the server's CPU goes under load: `perf record` (CPU clock samples) of remote-assist
 while the load generator runs N rooms against it, in the bench's network namespace.
 
-    python3 tests/loadgen/profile.py [--rooms 8] [--seconds 20]
+    python3 tests/loadgen/profile.py [--rooms 8] [--seconds 20] [--callers SYMBOL]
 
-Prints the hottest symbols (flat, self time) and where it left perf.data (a temporary directory).
+Prints the hottest symbols (flat, self time) and where it left perf.data (a temporary directory);
+with --callers, the call chains into SYMBOL instead (DWARF unwinding, so fewer samples a second).
 Uses the release binaries `tests/loadgen/bench` built; needs root and Debian linux-perf.
 """
 
@@ -21,6 +22,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--callers", help="show the call chains into this symbol")
     opts = parser.parse_args()
     bench.RESULTS.mkdir(parents=True, exist_ok=True)
     bench.ensure_namespace()
@@ -28,9 +30,10 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="ra-profile-"))
     server, accounts = bench.start_ours(bin_, loadgen, work / "ours", False, opts.rooms, "ours-profile")
     data = work / "perf.data"
+    sampling = "-F 499 --call-graph dwarf,16384" if opts.callers else "-F 999"
     # Sample the measured window only (the run's warm-up is 3 s).
     perf = threading.Thread(target=lambda: subprocess.run(
-        ["bash", "-c", f"sleep 8; exec perf record -q -e cpu-clock -F 999 -p {server.pid} -o {data} "
+        ["bash", "-c", f"sleep 8; exec perf record -q -e cpu-clock {sampling} -p {server.pid} -o {data} "
                        f"-- sleep {max(5, opts.seconds - 8)}"], check=True))
     perf.start()
     try:
@@ -38,8 +41,11 @@ def main():
     finally:
         perf.join()
         server.stop()
+    shape = ["--percent-limit", "0.7"]
+    if opts.callers:
+        shape = ["--percent-limit", "2", "--symbol-filter", opts.callers, "-G"]
     report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "symbol",
-                             "--stdio", "-q", "--percent-limit", "0.7"],
+                             "--stdio", "-q", *shape],
                             capture_output=True, text=True, check=True).stdout
     print(report)
     print(f"perf data: {data}")

@@ -418,8 +418,8 @@ async fn join_leave_cycles(
                 Instant::now() < deadline,
                 "cycle {cycle}: no video reached the supporter"
             );
-            camera.send_video_frame(&clip.frames[frame], ts);
-            frame = (frame + 1) % clip.frames.len();
+            camera.send_h264_payloads(clip.video_payloads[frame].clone(), ts);
+            frame = (frame + 1) % clip.video_payloads.len();
             ts = ts.wrapping_add(3000);
             camera.pump(Duration::from_millis(10)).await;
             view.pump(Duration::from_millis(10)).await;

@@ -1,10 +1,12 @@
 //! The media the load generator sends: a real H.264 clip (Debian ffmpeg, 640x480, about
 //! 1 Mbit/s, 30 fps, a keyframe every 2 s) and real Opus packets (20 ms), made once and cached.
 //!
-//! Every access unit gets a small SEI message in front (H.264 "user data unregistered", which
-//! decoders ignore and SFUs forward untouched): the camera's index, the frame number and the
-//! send time. The subscriber reads it back, which gives the added one-way delay per frame and
-//! tells which camera a stream is, whatever SSRC the SFU chose.
+//! Every access unit goes out behind a small SEI message (H.264 "user data unregistered", which
+//! decoders ignore and SFUs forward untouched) in a packet of its own: the camera's index, the
+//! frame number and the send time. The subscriber reads it back, which gives the added one-way
+//! delay per frame and tells which camera a stream is, whatever SSRC the SFU chose. The clip's
+//! RTP payloads are cut once at load, so a camera's work between stamping a frame and sending
+//! the stamp is one small packet's encryption, not the whole frame's packetization.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,15 +14,18 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use bytes::{BufMut, Bytes, BytesMut};
+use rtc::rtp::packetizer::Payloader;
 
 /// Identifies our SEI payload among any others.
 const STAMP_UUID: [u8; 16] = *b"remote-assist-lg";
 const SEI_NAL: u8 = 6;
 const SEI_USER_DATA_UNREGISTERED: u8 = 5;
+/// The largest RTP payload the cameras send, as a browser's packetizer would.
+const RTP_PAYLOAD_SIZE: usize = 1100;
 
 pub struct Clip {
-    /// Annex-B access units, 30 per second.
-    pub frames: Vec<Bytes>,
+    /// The access units (30 per second) cut into RTP payloads of at most 1,100 bytes.
+    pub video_payloads: Vec<Vec<Bytes>>,
     pub keyframes: Vec<bool>,
     /// Opus packets of 20 ms.
     pub opus: Vec<Bytes>,
@@ -103,8 +108,13 @@ pub fn load(cache: &Path) -> anyhow::Result<Clip> {
         .collect();
     let opus = ogg_packets(&std::fs::read(&audio)?);
     ensure!(opus.len() >= 400, "the audio has {} packets", opus.len());
+    let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
+    let video_payloads = frames
+        .iter()
+        .map(|frame| payloader.payload(RTP_PAYLOAD_SIZE, frame))
+        .collect::<Result<_, _>>()?;
     Ok(Clip {
-        frames,
+        video_payloads,
         keyframes,
         opus,
     })
@@ -153,8 +163,8 @@ pub fn since(epoch: Instant) -> u64 {
     epoch.elapsed().as_nanos() as u64
 }
 
-/// `frame` with a SEI NAL unit carrying `stamp` in front (Annex B).
-pub fn stamped(frame: &Bytes, stamp: Stamp) -> Bytes {
+/// The RTP payload (a single SEI NAL unit) that carries `stamp`; sent in front of its frame.
+pub fn stamp_payload(stamp: Stamp) -> Bytes {
     let mut payload = Vec::with_capacity(32);
     payload.extend_from_slice(&STAMP_UUID);
     payload.extend_from_slice(&stamp.camera.to_be_bytes());
@@ -164,24 +174,21 @@ pub fn stamped(frame: &Bytes, stamp: Stamp) -> Bytes {
     let mut rbsp = vec![SEI_USER_DATA_UNREGISTERED, payload.len() as u8];
     rbsp.extend_from_slice(&payload);
     rbsp.push(0x80); // rbsp trailing bits
-    let mut escaped = Vec::with_capacity(rbsp.len() + 8);
+    let mut out = BytesMut::with_capacity(rbsp.len() + 8);
+    out.put_u8(SEI_NAL);
     let mut zeros = 0;
     for byte in rbsp {
         if zeros >= 2 && byte <= 3 {
-            escaped.push(3);
+            out.put_u8(3);
             zeros = 0;
         }
         zeros = if byte == 0 { zeros + 1 } else { 0 };
-        escaped.push(byte);
+        out.put_u8(byte);
     }
-    let mut out = BytesMut::with_capacity(frame.len() + escaped.len() + 5);
-    out.put_slice(&[0, 0, 0, 1, SEI_NAL]);
-    out.put_slice(&escaped);
-    out.put_slice(frame);
     out.freeze()
 }
 
-/// The stamp in an RTP payload that is our SEI NAL unit (sent on its own: it is small).
+/// The stamp in an RTP payload that is our SEI NAL unit.
 pub fn read_stamp(payload: &[u8]) -> Option<Stamp> {
     if payload.first()? & 0x1F != SEI_NAL || *payload.get(1)? != SEI_USER_DATA_UNREGISTERED {
         return None;
@@ -237,19 +244,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stamps_survive_packetization() {
-        use rtc::rtp::packetizer::Payloader;
-        let frame = Bytes::from_static(&[0, 0, 0, 1, 0x65, 1, 2, 3]);
+    fn stamps_read_back_even_when_they_need_escaping() {
+        // 00 00 00 01 inside the send time must be escaped, or it would end the NAL unit.
         let stamp = Stamp {
             camera: 3,
             frame: 0x0000_0100,
             sent_ns: 0x0000_0001_0000_0000,
         };
-        let au = stamped(&frame, stamp);
+        let payload = stamp_payload(stamp);
+        assert!(
+            !payload
+                .windows(3)
+                .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
+        );
+        assert_eq!(read_stamp(&payload), Some(stamp));
+        assert!(!starts_keyframe(&payload));
+        assert_eq!(read_stamp(&[0x65, 1, 2, 3]), None);
+    }
+
+    #[test]
+    fn keyframes_are_found_in_their_packets() {
+        let mut idr = vec![0, 0, 0, 1, 0x65];
+        idr.extend(std::iter::repeat_n(7u8, 3000));
         let mut payloader = rtc::rtp::codec::h264::H264Payloader::default();
-        let payloads = payloader.payload(1100, &au).unwrap();
-        let found: Vec<Stamp> = payloads.iter().filter_map(|p| read_stamp(p)).collect();
-        assert_eq!(found, vec![stamp]);
-        assert!(payloads.iter().any(|p| starts_keyframe(p)));
+        let payloads = payloader
+            .payload(RTP_PAYLOAD_SIZE, &Bytes::from(idr))
+            .unwrap();
+        assert!(payloads.len() >= 3);
+        assert!(starts_keyframe(&payloads[0]));
+        assert!(payloads[1..].iter().all(|p| !starts_keyframe(p)));
     }
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use remote_assist_sfu::test_client::TestPeer;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::watch;
 
-use crate::media::{Clip, Stamp, read_stamp, since, stamped, starts_keyframe};
+use crate::media::{Clip, Stamp, read_stamp, since, stamp_payload, starts_keyframe};
 use crate::stats::Collected;
 
 /// Packets and bytes every camera sent, for the report.
@@ -57,10 +59,10 @@ pub async fn run_camera(
         }
     }
     let clip = shared.clip.clone();
-    let mut frame = rand::random::<u32>() as usize % clip.frames.len();
+    let mut frame = rand::random::<u32>() as usize % clip.video_payloads.len();
     // Start on a keyframe, as an encoder does.
     while !clip.keyframes[frame] {
-        frame = (frame + 1) % clip.frames.len();
+        frame = (frame + 1) % clip.video_payloads.len();
     }
     let mut frame_no = 0u32;
     let mut audio_no = 0usize;
@@ -74,26 +76,27 @@ pub async fn run_camera(
             plis = peer.received.plis;
             // A keyframe request: the next frame is a keyframe.
             while !clip.keyframes[frame] {
-                frame = (frame + 1) % clip.frames.len();
+                frame = (frame + 1) % clip.video_payloads.len();
             }
         }
         if video && now >= next_video {
-            let stamp = Stamp {
+            let mut payloads = Vec::with_capacity(clip.video_payloads[frame].len() + 1);
+            payloads.push(Bytes::new());
+            payloads.extend(clip.video_payloads[frame].iter().cloned());
+            // Stamped last thing before it is sent: what follows is the server's doing.
+            payloads[0] = stamp_payload(Stamp {
                 camera: index,
                 frame: frame_no,
                 sent_ns: since(shared.epoch),
-            };
-            let au = stamped(&clip.frames[frame], stamp);
-            shared
-                .sent
-                .bytes
-                .fetch_add(au.len() as u64, Ordering::Relaxed);
+            });
+            let bytes: usize = payloads.iter().map(Bytes::len).sum();
+            shared.sent.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
             shared
                 .sent
                 .packets
-                .fetch_add(au.len().div_ceil(1100) as u64 + 1, Ordering::Relaxed);
-            peer.send_video_frame(&au, video_ts);
-            frame = (frame + 1) % clip.frames.len();
+                .fetch_add(payloads.len() as u64, Ordering::Relaxed);
+            peer.send_h264_payloads(payloads, video_ts);
+            frame = (frame + 1) % clip.video_payloads.len();
             frame_no += 1;
             video_ts = video_ts.wrapping_add(3000);
             next_video += FRAME_INTERVAL;
