@@ -318,6 +318,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     }
     tokio::time::sleep(Duration::from_secs(config.warmup)).await;
     let before = sample_process(config.pid)?;
+    let ourselves_before = sample_process(std::process::id())?;
     let sent_before = (
         sent.packets.load(std::sync::atomic::Ordering::Relaxed),
         sent.bytes.load(std::sync::atomic::Ordering::Relaxed),
@@ -325,6 +326,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(config.seconds)).await;
     let after = sample_process(config.pid)?;
+    let ourselves_after = sample_process(std::process::id())?;
     let window = started.elapsed();
     let _ = stop_tx.send(true);
     drop(signals);
@@ -336,7 +338,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
         sent.packets.load(std::sync::atomic::Ordering::Relaxed),
         sent.bytes.load(std::sync::atomic::Ordering::Relaxed),
     );
-    Ok(RunResult::from_collected(
+    let mut result = RunResult::from_collected(
         &config.target,
         config.rooms,
         config.recording,
@@ -344,7 +346,11 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
         window,
         (before, after),
         (sent_after.0 - sent_before.0, sent_after.1 - sent_before.1),
-    ))
+    );
+    result.loadgen_cpu_percent = (ourselves_after.cpu_seconds - ourselves_before.cpu_seconds)
+        * 100.0
+        / window.as_secs_f64().max(0.001);
+    Ok(result)
 }
 
 #[derive(serde::Serialize)]

@@ -159,6 +159,9 @@ pub struct RunResult {
     pub server_cpu_seconds: f64,
     /// Server CPU as a share of one core over the measured window.
     pub server_cpu_percent: f64,
+    /// The load generator's own CPU in the same window (all its threads, % of one core): near
+    /// the whole of its cores, its own pacing and not the server would shape the load.
+    pub loadgen_cpu_percent: f64,
     pub server_pss_kb: u64,
     pub packets_sent: u64,
     pub bytes_sent: u64,
@@ -223,6 +226,8 @@ impl RunResult {
             server_cpu_seconds: cpu_seconds,
             server_cpu_percent: cpu_seconds * 100.0 / window.as_secs_f64().max(0.001),
             server_pss_kb: cpu.1.pss_kb,
+            // The caller samples its own process around the same window.
+            loadgen_cpu_percent: f64::NAN,
             packets_sent: sent.0,
             bytes_sent: sent.1,
             bytes_received,
