@@ -6,10 +6,11 @@ two veth ends 10.203.0.1/.2), because Janus gathers ICE candidates on real inter
 the tests must not use the machine's own network. remote-assist listens on 10.203.0.2; Janus
 gathers on the namespace's addresses; the load generator's peers use 10.203.0.1.
 
-Runs alternate between the two servers (A B A B ...) so that drift on the machine hits both.
+Runs alternate between the two servers (A B A B ...) so that drift on the machine hits both;
+the server under test runs on one core and the load generator on the other.
 Results (JSON per run) go to tests/loadgen/results/, the tables to BENCHMARKS.md.
 
-    tests/loadgen/bench              # everything (about half an hour)
+    tests/loadgen/bench              # everything (about 45 minutes)
     tests/loadgen/bench --quick      # fewer steps and repeats, for a look
 """
 
