@@ -159,8 +159,8 @@ def main():
         ]
     else:
         lines += [
-            "remote-assist's own p50 is below it: the relay's sparser packets let its core fall",
-            "asleep deeper between them (see the notes below), so here it is no floor for remote-assist.",
+            "remote-assist's own p50 is at or below it in this run, so here the relay gives no floor",
+            "to subtract (a core that waits longer between packets wakes more slowly on this machine).",
         ]
     rec = report["recording"]
     tracks = rec["rooms"] * 4
