@@ -464,10 +464,19 @@ step('kill -9 mid-recording, restart: the recording is complete, plays, and reac
   const { body } = await apiGet(page, '/api/recordings');
   const live = body.recordings.find((/** @type {any} */ r) => r.state === 'recording');
   assert.ok(live, 'a recording in progress');
+  // The first store can hold a fragment cut short by the keyframe the recorder asked for;
+  // two more stores after it mean at least one whole 2 s fragment is in S3 before the kill.
+  let storedSize = 0;
+  let storesAfterFirst = 0;
   await eventually(async () => {
     const { body: again } = await apiGet(page, '/api/recordings');
-    return again.recordings.find((/** @type {any} */ r) => r.id === live.id)?.size > 0;
-  }, { message: 'bytes of the live recording stored' });
+    const size = again.recordings.find((/** @type {any} */ r) => r.id === live.id)?.size ?? 0;
+    if (size > storedSize) {
+      if (storedSize > 0) storesAfterFirst += 1;
+      storedSize = size;
+    }
+    return storesAfterFirst >= 2;
+  }, { timeout: 30_000, message: 'two stores of the live recording after its first bytes' });
   await server.kill();
 
   server = await startServer({
