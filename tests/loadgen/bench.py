@@ -115,7 +115,7 @@ class Server:
 OURS_PORT = [8443]
 
 
-def start_ours(bin_, loadgen, data_dir, recording, rooms, name):
+def start_ours(bin_, loadgen, data_dir, recording, rooms, name, extra_env=None):
     # Each instance its own port: several run at once (recording on and off).
     port = OURS_PORT[0]
     OURS_PORT[0] += 1
@@ -128,7 +128,7 @@ def start_ours(bin_, loadgen, data_dir, recording, rooms, name):
     env = {"RA_LOG_LEVEL": "warn", "RA_RECORDING_ENABLED": "true" if recording else "false",
            "RA_RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
            "RA_RATE_LIMIT_LOGIN_PER_ACCOUNT_PER_MINUTE": "100000",
-           "RA_RATE_LIMIT_API_PER_MINUTE": "1000000"}
+           "RA_RATE_LIMIT_API_PER_MINUTE": "1000000", **(extra_env or {})}
     server = Server(name, in_ns(*on_server_cpu(str(bin_), "serve", "--data-dir", str(data_dir), "--listen",
                                 f"{SERVER_IP}:{port}", "--media-port", "0", "--media-public-ip", SERVER_IP)),
                     env=env, ready="listening on")

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Two (or more) remote-assist binaries at one load, runs alternating: the before/after check of
+a change to the media path, in the bench's network namespace with the bench's core split.
+
+    python3 tests/loadgen/ab.py --rooms 22 --runs 5 old=/tmp/remote-assist.old new=target/release/remote-assist
+    python3 tests/loadgen/ab.py --rooms 22 --env new:RA_SOME_SWITCH=1 a=BIN new=BIN
+
+Each binary gets its own server (started once, provisioned once) and they take turns A B A B,
+so drift on the machine hits all alike. `--env LABEL:NAME=VALUE` sets an environment variable for
+one label's server (the same binary twice with a switch, say). Prints each run and the medians;
+writes the runs to tests/loadgen/results/ab-*.json. Needs root; uses the load generator that
+`tests/loadgen/bench` builds.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import bench
+
+KEYS = ("delay_p50_us", "delay_p99_us", "server_cpu_percent", "cpu_us_per_forwarded_packet", "loss_percent",
+        "join_first_keyframe_p50_ms")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rooms", type=int, default=22)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--env", action="append", default=[], help="LABEL:NAME=VALUE")
+    parser.add_argument("servers", nargs="+", help="LABEL=PATH of a remote-assist binary")
+    opts = parser.parse_args()
+    bench.RESULTS.mkdir(parents=True, exist_ok=True)
+    bench.ensure_namespace()
+    _, loadgen = bench.build()
+    envs = {}
+    for item in opts.env:
+        label, assignment = item.split(":", 1)
+        name, value = assignment.split("=", 1)
+        envs.setdefault(label, {})[name] = value
+    work = Path(tempfile.mkdtemp(prefix="ra-ab-"))
+    servers = []
+    for spec in opts.servers:
+        label, path = spec.split("=", 1)
+        server, accounts = bench.start_ours(Path(path).resolve(), loadgen, work / label, False, opts.rooms,
+                                            f"ab-{label}", extra_env=envs.get(label))
+        servers.append((label, server, accounts))
+    results = {label: [] for label, _, _ in servers}
+    try:
+        for _ in range(opts.runs):
+            for label, server, accounts in servers:
+                print(f"{label}:", end="")
+                result = bench.run(loadgen, "ours", server, opts.rooms, opts.seconds, accounts=accounts,
+                                   tag=f"-ab-{label}")
+                results[label].append(result)
+    finally:
+        for _, server, _ in servers:
+            server.stop()
+    print(f"\nmedians over {opts.runs} runs at {opts.rooms} rooms:")
+    for label, runs in results.items():
+        done = [r for r in runs if r is not None]
+        medians = {k: statistics.median(r[k] for r in done) for k in KEYS} if done else {}
+        print(f"  {label:8} " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
+        print(f"  {'':8} p99 per run: " + ", ".join(f"{r['delay_p99_us']:.0f}" for r in done))
+    out = bench.RESULTS / f"ab-{opts.rooms}rooms-{int(time.time())}.json"
+    out.write_text(json.dumps({"rooms": opts.rooms, "servers": dict(s.split("=", 1) for s in opts.servers),
+                               "env": envs, "runs": results}, indent=1))
+    print(f"runs: {out}")
+
+
+if __name__ == "__main__":
+    main()
