@@ -8,8 +8,8 @@ a change to the media path, in the bench's network namespace with the bench's co
 Each binary gets its own server (started once, provisioned once) and they take turns A B A B,
 so drift on the machine hits all alike. `--env LABEL:NAME=VALUE` sets an environment variable for
 one label's server (the same binary twice with a switch, say). Prints each run and the medians;
-writes the runs to tests/loadgen/results/ab-*.json. Needs root; uses the load generator that
-`tests/loadgen/bench` builds.
+writes them all to tests/loadgen/ab-results/ (which the full bench, unlike results/, keeps).
+Needs root; uses the load generator that `tests/loadgen/bench` builds.
 """
 
 import argparse
@@ -65,7 +65,8 @@ def main():
         medians = {k: statistics.median(r[k] for r in done) for k in KEYS} if done else {}
         print(f"  {label:8} " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
         print(f"  {'':8} p99 per run: " + ", ".join(f"{r['delay_p99_us']:.0f}" for r in done))
-    out = bench.RESULTS / f"ab-{opts.rooms}rooms-{int(time.time())}.json"
+    out = bench.RESULTS.parent / "ab-results" / time.strftime(f"%Y-%m-%d-%H%M-{opts.rooms}rooms.json")
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"rooms": opts.rooms, "servers": dict(s.split("=", 1) for s in opts.servers),
                                "env": envs, "runs": results}, indent=1))
     print(f"runs: {out}")
