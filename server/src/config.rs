@@ -85,6 +85,10 @@ pub struct Config {
     /// IP address advertised in ICE candidates, e.g. the public IP behind NAT. Default: the IP
     /// of `listen`, or the machine's first non-loopback address when that is 0.0.0.0.
     pub media_public_ip: Option<std::net::IpAddr>,
+    /// Real-time (`SCHED_RR`) priority of the media worker thread, 1–99; 0 = normal
+    /// scheduling. Needs `CAP_SYS_NICE` or `LimitRTPRIO`; without, media runs at normal
+    /// priority (logged, and `ra_media_worker_realtime_priority` is 0).
+    pub media_realtime_priority: u8,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Record every camera of every session (R5–R7).
@@ -173,6 +177,7 @@ impl Default for Config {
             signaling_dead_after_secs: 25,
             media_port: 8443,
             media_public_ip: None,
+            media_realtime_priority: remote_assist_sfu::DEFAULT_REALTIME_PRIORITY,
             max_body_bytes: 64 * 1024,
             recording_enabled: true,
             recording_retention_days: 30,
@@ -439,6 +444,11 @@ impl Config {
                     .into(),
             );
         }
+        if self.media_realtime_priority > 99 {
+            return invalid(
+                "media_realtime_priority must be between 0 (normal scheduling) and 99".into(),
+            );
+        }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes must be at least 1024".into());
         }
@@ -585,6 +595,10 @@ mod tests {
             let err = Config::load(None, &CliOverrides::default()).unwrap_err();
             assert!(err.to_string().to_lowercase().contains("listen"), "{err}");
             jail.set_env("RA_LISTEN", "127.0.0.1:1");
+            jail.set_env("RA_MEDIA_REALTIME_PRIORITY", "100");
+            let err = Config::load(None, &CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("between 0"), "{err}");
+            jail.set_env("RA_MEDIA_REALTIME_PRIORITY", "0");
             jail.create_file("remote-assist.toml", "no_such_setting = 1\n")?;
             let err = Config::load(None, &CliOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("no_such_setting"), "{err}");

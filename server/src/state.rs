@@ -41,6 +41,7 @@ impl AppState {
                 bind: config.media_bind(),
                 advertised_ip: Some(config.media_advertised_ip()),
                 connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
+                realtime_priority: config.media_realtime_priority,
             })?;
         let (keyring, store) = crate::storage::open(&config)
             .await

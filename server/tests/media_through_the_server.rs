@@ -86,6 +86,11 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
     );
     assert!(metrics["ra_media_rtp_forwarded_total"] > 30);
     assert!(metrics["ra_media_plis_sent_total"] >= 1);
+    // Every datagram's wait between the kernel and the worker is observed.
+    assert!(
+        metrics["ra_media_receive_wait_seconds_count"] > metrics["ra_media_rtp_forwarded_total"],
+        "{metrics:?}"
+    );
     // The supporter mutes their voice for this camera: it stops.
     send(
         &mut ws,

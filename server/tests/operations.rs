@@ -103,9 +103,19 @@ async fn metrics_count_logins_and_failures() {
         "ra_media_plis_sent_total 0",
         "ra_media_nacks_received_total 0",
         "ra_media_rtp_lost_total 0",
+        "# TYPE ra_media_receive_wait_seconds histogram",
+        "ra_media_receive_wait_seconds_bucket{le=\"0.001\"} 0",
+        "ra_media_receive_wait_seconds_count 0",
     ] {
         assert!(text.lines().any(|l| l == media), "missing {media:?}");
     }
+    // The media worker's scheduling is visible: real-time (10) where the process may, else 0.
+    assert!(
+        text.lines()
+            .any(|l| l == "ra_media_worker_realtime_priority 10"
+                || l == "ra_media_worker_realtime_priority 0"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

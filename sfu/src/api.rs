@@ -93,7 +93,16 @@ pub struct SfuConfig {
     pub advertised_ip: Option<std::net::IpAddr>,
     /// A peer that has not connected (ICE and DTLS) in this time is given up and removed.
     pub connect_timeout: std::time::Duration,
+    /// Real-time (`SCHED_RR`) priority asked for the media worker thread, 1–99, so that no
+    /// other thread on its core (HTTP, database, recordings, backups, other processes) can
+    /// hold up media; 0 leaves it at normal priority. Needs `CAP_SYS_NICE` or an
+    /// `RLIMIT_RTPRIO` at least this high; without them the worker runs at normal priority.
+    pub realtime_priority: u8,
 }
+
+/// The media worker's real-time priority unless configured otherwise: above every ordinary
+/// thread, below the kernel's own real-time threads.
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 10;
 
 /// How long a new peer may take to connect unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

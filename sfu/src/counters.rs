@@ -28,6 +28,60 @@ pub struct Counters {
     pub worker_heartbeat_ms: AtomicU64,
     /// Inputs that made the media engine panic (the peer involved was dropped).
     pub panics: AtomicU64,
+    /// The real-time priority the media worker got (0: normal scheduling).
+    pub worker_realtime_priority: AtomicU64,
+    /// How long datagrams waited between the kernel receiving them and the worker taking them
+    /// up: near zero on a worker that keeps up, growing with its backlog.
+    pub receive_wait: Histogram,
+}
+
+/// Upper bounds of the receive-wait histogram's buckets, in microseconds.
+const WAIT_BUCKETS_US: [u64; 10] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000,
+];
+
+/// A Prometheus histogram of durations, bumped without locks.
+#[derive(Default, Debug)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last is above every bound.
+    buckets: [AtomicU64; WAIT_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub(crate) fn observe(&self, waited: std::time::Duration) {
+        let us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        let bucket = WAIT_BUCKETS_US.partition_point(|&bound| bound < us);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The Prometheus text of this histogram (cumulative buckets, bounds in seconds).
+    pub fn render(&self, name: &str, help: &str) -> String {
+        use std::fmt::Write;
+        let mut out = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
+        let mut cumulative = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            match WAIT_BUCKETS_US.get(i) {
+                Some(bound) => {
+                    let seconds = *bound as f64 / 1e6;
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{seconds}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+        out
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -46,7 +100,15 @@ impl Counters {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Name, help, kind ("counter"/"gauge") and value of every metric.
+    /// The histograms in Prometheus text.
+    pub fn histograms(&self) -> String {
+        self.receive_wait.render(
+            "ra_media_receive_wait_seconds",
+            "Time from the kernel receiving a media datagram to the SFU worker handling it.",
+        )
+    }
+
+    /// Name, help, kind ("counter"/"gauge") and value of every counter and gauge.
     pub fn snapshot(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
         let g = Self::get;
         vec![
@@ -141,11 +203,41 @@ impl Counters {
                 g(&self.plis_received),
             ),
             (
+                "ra_media_worker_realtime_priority",
+                "Real-time priority the media worker thread runs at (0: normal scheduling).",
+                "gauge",
+                g(&self.worker_realtime_priority),
+            ),
+            (
                 "ra_media_dropped_datagrams_total",
                 "Datagrams dropped (unknown sender, garbage, no peer).",
                 "counter",
                 g(&self.dropped_datagrams),
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn waits_land_in_cumulative_buckets() {
+        let histogram = Histogram::default();
+        histogram.observe(Duration::from_micros(20));
+        histogram.observe(Duration::from_micros(50));
+        histogram.observe(Duration::from_micros(700));
+        histogram.observe(Duration::from_secs(2));
+        let text = histogram.render("w", "help");
+        assert!(text.contains("# TYPE w histogram"), "{text}");
+        assert!(text.contains("w_bucket{le=\"0.00005\"} 2\n"), "{text}");
+        assert!(text.contains("w_bucket{le=\"0.0005\"} 2\n"), "{text}");
+        assert!(text.contains("w_bucket{le=\"0.001\"} 3\n"), "{text}");
+        assert!(text.contains("w_bucket{le=\"0.1\"} 3\n"), "{text}");
+        assert!(text.contains("w_bucket{le=\"+Inf\"} 4\n"), "{text}");
+        assert!(text.contains("w_sum 2.00077\nw_count 4\n"), "{text}");
+        assert_eq!(histogram.count(), 4);
     }
 }

@@ -1,7 +1,7 @@
 //! The media plane of remote-assist: peers, slots, packet forwarding, RTCP handling.
 //!
 //! Built on the sans-I/O `rtc` crate: one worker thread owns one UDP socket shared by every
-//! peer connection, demultiplexes datagrams (STUN username on first contact, then the remote
+//! peer connection, serves what it receives per sender in turn, demultiplexes datagrams (STUN username on first contact, then the remote
 //! address), drives every peer's state machine and forwards RTP between them by plain function
 //! calls. The server talks to it only through [`SfuHandle`] (commands) and [`SfuEvent`]s.
 //!
@@ -11,6 +11,7 @@ mod api;
 mod counters;
 mod feedback;
 mod handle;
+mod inbound;
 pub mod record;
 pub mod rewrite;
 #[cfg(feature = "test-client")]
@@ -18,8 +19,8 @@ pub mod test_client;
 mod worker;
 
 pub use api::{
-    DEFAULT_CONNECT_TIMEOUT, PeerId, PeerRole, PeerState, RecordingEvent, RecordingKey, SfuConfig,
-    SfuError, SfuEvent,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REALTIME_PRIORITY, PeerId, PeerRole, PeerState,
+    RecordingEvent, RecordingKey, SfuConfig, SfuError, SfuEvent,
 };
 pub use counters::{Counters, unix_millis};
 pub use feedback::{DELIVER_FEEDBACK_SLOT, DeliverFeedback};

@@ -50,6 +50,7 @@ pub async fn start_sfu() -> (SfuHandle, mpsc::Receiver<SfuEvent>) {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
         connect_timeout: crate::DEFAULT_CONNECT_TIMEOUT,
+        realtime_priority: crate::DEFAULT_REALTIME_PRIORITY,
     })
     .unwrap()
 }

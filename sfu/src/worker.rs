@@ -6,7 +6,6 @@
 //! server, received RTP forwarded into the subscribers' slots by direct calls. The server is
 //! ICE-lite with a single host candidate: browsers connect to it, it never probes them.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,13 +50,17 @@ use crate::api::{
 };
 use crate::counters::Counters;
 use crate::handle::Command;
+use crate::inbound::Inbound;
 use crate::record::{Recorder, Stream};
 use crate::rewrite::StreamRewriter;
 
-/// Largest datagram we accept (the browsers' MTU is ~1200–1500).
-const MAX_DATAGRAM: usize = 2048;
-/// Datagrams handled per wake-up at most, so that timers and commands still get their turn
-/// under a steady flood.
+/// The worker's maps, looked up several times per packet: foldhash (seeded per process, so
+/// addresses a sender chooses cannot be made to collide) instead of SipHash, which was a
+/// tenth of the worker's instructions per packet.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Datagrams handled per turn of the worker loop at most, so that timers and commands still
+/// get their turn under a steady flood.
 pub(crate) const RECEIVE_BATCH: usize = 64;
 /// At most one keyframe request per publisher in this interval, however many ask.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
@@ -80,13 +83,16 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("sfu-worker".into())
         .spawn(move || {
+            raise_priority(config.realtime_priority, &counters);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a current-thread runtime can be built");
             runtime.block_on(async move {
-                let socket = match UdpSocket::from_std(socket) {
-                    Ok(s) => s,
+                let (socket, inbound) = match UdpSocket::from_std(socket)
+                    .and_then(|socket| Inbound::new(&socket).map(|inbound| (socket, inbound)))
+                {
+                    Ok(both) => both,
                     Err(error) => {
                         tracing::error!(%error, "media socket unusable");
                         return;
@@ -95,14 +101,15 @@ pub(crate) fn spawn(
                 let mut worker = Worker {
                     connect_timeout: config.connect_timeout,
                     socket,
+                    inbound,
                     advertised,
                     events,
                     recording_tx,
-                    recordings: HashMap::new(),
+                    recordings: HashMap::default(),
                     counters,
-                    peers: HashMap::new(),
-                    by_ufrag: HashMap::new(),
-                    by_addr: HashMap::new(),
+                    peers: HashMap::default(),
+                    by_ufrag: HashMap::default(),
+                    by_addr: HashMap::default(),
                     inbox: Vec::new(),
                     dirty: Vec::new(),
                 };
@@ -110,6 +117,41 @@ pub(crate) fn spawn(
             });
         })?;
     Ok(local_addr)
+}
+
+/// Asks for real-time scheduling of the calling (worker) thread; see
+/// [`SfuConfig::realtime_priority`]. Without the privilege the worker goes on at normal
+/// priority, and says so once.
+fn raise_priority(priority: u8, counters: &Counters) {
+    use thread_priority::{
+        RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
+    };
+    if priority == 0 {
+        return;
+    }
+    let result = ThreadPriorityValue::try_from(priority.min(99))
+        .map_err(|_| thread_priority::Error::Priority("outside 1..=99"))
+        .and_then(|value| {
+            thread_priority::set_thread_priority_and_policy(
+                thread_priority::thread_native_id(),
+                ThreadPriority::Crossplatform(value),
+                ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+            )
+        });
+    match result {
+        Ok(()) => {
+            counters
+                .worker_realtime_priority
+                .store(u64::from(priority), std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(priority, "media worker runs at real-time priority");
+        }
+        Err(error) => tracing::warn!(
+            ?error,
+            "media worker runs at normal priority: real-time priority needs RLIMIT_RTPRIO >= \
+             {priority} or CAP_SYS_NICE (systemd: LimitRTPRIO={priority}; Docker: --ulimit \
+             rtprio={priority})"
+        ),
+    }
 }
 
 /// Kernel buffer asked for on the media socket, each way. One socket carries every peer, so a
@@ -308,6 +350,8 @@ struct Peer {
 struct Worker {
     connect_timeout: Duration,
     socket: UdpSocket,
+    /// Received datagrams waiting for the worker, per sender.
+    inbound: Inbound,
     advertised: SocketAddr,
     events: mpsc::Sender<SfuEvent>,
     recording_tx: mpsc::Sender<RecordingEvent>,
@@ -533,7 +577,6 @@ fn answer_has_codec(sdp: &str, kind: &str) -> bool {
 
 impl Worker {
     async fn run(&mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
             self.counters.worker_heartbeat_ms.store(
                 crate::counters::unix_millis(),
@@ -548,34 +591,54 @@ impl Worker {
                 .min()
                 .unwrap_or(now + IDLE_TICK)
                 .min(now + IDLE_TICK);
+            let backlog = !self.inbound.is_empty();
             tokio::select! {
+                // Commands and due timers before media, so that neither waits for a backlog.
+                biased;
                 command = commands.recv() => match command {
                     Some(Command::Stop) | None => break,
                     Some(command) => self.command(command),
                 },
-                received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => {
-                        self.datagram_guarded(&buf[..n], from);
-                        // Take what else is queued before going back to the scheduler: one
-                        // wake-up, one timer and one pass over the peers' deadlines per
-                        // burst instead of per datagram.
-                        for _ in 1..RECEIVE_BATCH {
-                            let Ok((n, from)) = self.socket.try_recv_from(&mut buf) else {
-                                break;
-                            };
-                            self.datagram_guarded(&buf[..n], from);
-                        }
-                    }
-                    Err(error) => {
-                        // ICMP port unreachable and the like surface here; keep serving.
-                        tracing::debug!(%error, "media socket receive error");
-                    }
-                },
                 _ = tokio::time::sleep_until(deadline.into()) => self.timeouts(),
+                readable = self.socket.readable(), if !backlog => match readable {
+                    Ok(()) => self.read_socket(),
+                    Err(error) => tracing::debug!(%error, "media socket readiness error"),
+                },
+                // Datagrams are queued already: go on serving them, yielding to the runtime
+                // only when this task has used its budget.
+                () = tokio::task::consume_budget(), if backlog => {}
             }
+            self.serve_queued();
         }
         for (_, mut peer) in self.peers.drain() {
             let _ = peer.pc.close();
+        }
+    }
+
+    /// Handles up to [`RECEIVE_BATCH`] queued datagrams, the senders taking turns. The socket
+    /// is read again after each one, so that a datagram that arrived meanwhile gets its
+    /// sender's turn before the rest of an earlier burst of another.
+    fn serve_queued(&mut self) {
+        for _ in 0..RECEIVE_BATCH {
+            let Some(datagram) = self.inbound.next() else {
+                return;
+            };
+            self.counters
+                .receive_wait
+                .observe(Instant::now().saturating_duration_since(datagram.arrived));
+            self.datagram_guarded(&datagram.data, datagram.from);
+            self.inbound.recycle(datagram);
+            self.read_socket();
+        }
+    }
+
+    /// Queues what the kernel has received, without waiting.
+    fn read_socket(&mut self) {
+        match self.inbound.fill(&self.socket) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            // ICMP port unreachable and the like surface here; keep serving.
+            Err(error) => tracing::debug!(%error, "media socket receive error"),
         }
     }
 
@@ -947,7 +1010,7 @@ impl Worker {
                 ufrag,
                 addrs: Vec::new(),
                 role,
-                remote: HashMap::new(),
+                remote: HashMap::default(),
                 created: now,
                 connected: false,
                 next_timeout,
@@ -1302,7 +1365,10 @@ impl Worker {
                 );
             }
         }
-        while let Some(TaggedRTCMessage { message, .. }) = peer.pc.poll_read() {
+        // Media only: this SFU negotiates no data channel. `poll_read` would sweep the whole
+        // pipeline again on every call for data-channel output that never comes; the media the
+        // datagram carried is already queued by `handle_read` (and by `poll_event` above).
+        while let Some(TaggedRTCMessage { message, .. }) = peer.pc.poll_media_read() {
             self.inbox.push((id, message));
         }
         peer.next_timeout = peer.pc.poll_timeout();

@@ -16,6 +16,7 @@ async fn a_peer_that_never_connects_is_removed_and_reported() {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
         connect_timeout: Duration::from_millis(1500),
+        realtime_priority: remote_assist_sfu::DEFAULT_REALTIME_PRIORITY,
     })
     .unwrap();
     // One that connects and one that only ever sent its offer.

@@ -15,6 +15,7 @@ async fn a_watched_camera_is_recorded_with_the_supporters_voice() {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
         connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
+        realtime_priority: remote_assist_sfu::DEFAULT_REALTIME_PRIORITY,
     })
     .unwrap();
     let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;
@@ -103,6 +104,7 @@ async fn a_recorded_camera_is_asked_for_a_keyframe_every_fragment() {
         bind: "127.0.0.1:0".parse().unwrap(),
         advertised_ip: None,
         connect_timeout: remote_assist_sfu::DEFAULT_CONNECT_TIMEOUT,
+        realtime_priority: remote_assist_sfu::DEFAULT_REALTIME_PRIORITY,
     })
     .unwrap();
     let mut camera = join(&sfu, PeerId(1), PeerRole::Publisher, None).await;

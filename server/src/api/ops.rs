@@ -93,13 +93,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .await
         .unwrap_or(-1);
     let mut body = state.metrics.render(sessions, *START_TIME_SECS);
-    for (name, help, kind, value) in state.live.sfu.counters().snapshot() {
+    let counters = state.live.sfu.counters();
+    for (name, help, kind, value) in counters.snapshot() {
         use std::fmt::Write;
         let _ = writeln!(
             body,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
+    body.push_str(&counters.histograms());
     (
         [(
             header::CONTENT_TYPE,
