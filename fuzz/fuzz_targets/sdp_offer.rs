@@ -28,6 +28,9 @@ fn harness() -> &'static Harness {
                 bind: "127.0.0.1:0".parse().expect("an address"),
                 advertised_ip: None,
                 connect_timeout: std::time::Duration::from_secs(30),
+                // Normal scheduling: the fuzzer measures coverage, not latency, and a
+                // real-time worker would only take turns from the fuzzing thread.
+                realtime_priority: 0,
             })
             .expect("the SFU starts")
         });

@@ -127,11 +127,8 @@ impl Inbound {
         }
         let count = batch.len();
         for (index, (len, from, arrived)) in batch.drain(..).enumerate() {
-            // A datagram without an IP sender cannot be answered; a truncated one is garbage.
+            // A datagram without an IP sender cannot be answered.
             let Some(from) = from else { continue };
-            if len > MAX_DATAGRAM {
-                continue;
-            }
             let mut data = self.spare_buffers.pop().unwrap_or_default();
             data.clear();
             data.extend_from_slice(&self.read_buffers[index][..len]);

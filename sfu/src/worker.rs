@@ -619,6 +619,10 @@ impl Worker {
     /// is read again after each one, so that a datagram that arrived meanwhile gets its
     /// sender's turn before the rest of an earlier burst of another.
     fn serve_queued(&mut self) {
+        // Also after a command or a timer: media is read even if timers were due on every turn.
+        if self.inbound.is_empty() {
+            self.read_socket();
+        }
         for _ in 0..RECEIVE_BATCH {
             let Some(datagram) = self.inbound.next() else {
                 return;
