@@ -199,8 +199,14 @@ def main():
         f"- {cycles['cycles']} join/leave cycles (a camera comes online, a supporter connects it and",
         f"  receives video, both leave): PSS {cycles['pss_kb_after_warm'] / 1024:.1f} MB after the first",
         f"  {cycles['warm']} (warm-up: allocator arenas, caches), {cycles['pss_kb_at_end'] / 1024:.1f} MB at the end:",
-        f"  **growth {cycles['growth_percent']:.2f} %** ({cycles['seconds']:.0f} s).",
+        f"  **growth {cycles['growth_percent']:.2f} %** over the {cycles['cycles'] - cycles['warm']} cycles after it ({cycles['seconds']:.0f} s).",
     ]
+    if cycles.get("server_env"):
+        settings = ", ".join(f"`{k}={v}`" for k, v in cycles["server_env"].items())
+        lines += [f"  The server ran with {settings}: freed memory goes back to the system at once, so PSS"
+                  " follows the memory in use (see the notes below)."]
+    if cycles.get("date"):
+        lines += [f"  Measured {cycles['date']} (`tests/loadgen/bench --memory-only`), after the rest of this report."]
     if "trend_percent" in cycles:
         samples = ", ".join(f"{kb / 1024:.1f}" for _, kb in cycles["pss_kb_samples"])
         lines += [
