@@ -617,7 +617,10 @@ impl Worker {
 
     /// Handles up to [`RECEIVE_BATCH`] queued datagrams, the senders taking turns. The socket
     /// is read again after each one, so that a datagram that arrived meanwhile gets its
-    /// sender's turn before the rest of an earlier burst of another.
+    /// sender's turn before the rest of an earlier burst of another. That costs a system call
+    /// only until the kernel says it has nothing: tokio then skips the read until its next
+    /// readiness event, which it takes up when this loop next yields (at the latest after
+    /// this batch).
     fn serve_queued(&mut self) {
         // Also after a command or a timer: media is read even if timers were due on every turn.
         if self.inbound.is_empty() {
