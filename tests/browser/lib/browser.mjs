@@ -45,7 +45,8 @@ export const PHONE_LANDSCAPE = { width: 844, height: 390 };
  * @property {import('playwright-core').Page} page   the first page
  * @property {string[]} dialogs   messages of JavaScript dialogs (alert/confirm/prompt) seen, which
  *   are dismissed; a test that expects none asserts this stays empty
- * @property {string[]} errors    uncaught page errors and console errors (CSP violations show here)
+ * @property {string[]} errors    uncaught page errors and console errors (CSP violations show here),
+ *                                 each console error followed by the URL it came from
  * @property {() => Promise<void>} close   idempotent; removes the profile directory
  */
 
@@ -91,7 +92,10 @@ export async function launchBrowser(options = {}) {
     });
     page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+      if (message.type() !== 'error') return;
+      // The URL says whose page or resource logged it (a failed load names the resource).
+      const where = message.location()?.url;
+      errors.push(`console: ${message.text()}${where ? ` (${where})` : ''}`);
     });
   };
   context.pages().forEach(watch);
