@@ -91,6 +91,12 @@ async fn a_whip_camera_is_watched_by_a_supporter_through_the_server() {
         metrics["ra_media_receive_wait_seconds_count"] > metrics["ra_media_rtp_forwarded_total"],
         "{metrics:?}"
     );
+    // ... and its whole stay in the server, up to what it caused being sent.
+    assert!(
+        metrics["ra_media_datagram_handling_seconds_count"]
+            > metrics["ra_media_rtp_forwarded_total"],
+        "{metrics:?}"
+    );
     // The supporter mutes their voice for this camera: it stops.
     send(
         &mut ws,

@@ -106,6 +106,9 @@ async fn metrics_count_logins_and_failures() {
         "# TYPE ra_media_receive_wait_seconds histogram",
         "ra_media_receive_wait_seconds_bucket{le=\"0.001\"} 0",
         "ra_media_receive_wait_seconds_count 0",
+        "# TYPE ra_media_datagram_handling_seconds histogram",
+        "ra_media_datagram_handling_seconds_bucket{le=\"0.0001\"} 0",
+        "ra_media_datagram_handling_seconds_count 0",
     ] {
         assert!(text.lines().any(|l| l == media), "missing {media:?}");
     }

@@ -634,6 +634,10 @@ impl Worker {
                 .receive_wait
                 .observe(Instant::now().saturating_duration_since(datagram.arrived));
             self.datagram_guarded(&datagram.data, datagram.from);
+            // Everything the datagram caused has been sent (datagram_guarded drains the peers).
+            self.counters
+                .datagram_handling
+                .observe(Instant::now().saturating_duration_since(datagram.arrived));
             self.inbound.recycle(datagram);
             self.read_socket();
         }

@@ -22,7 +22,7 @@ from pathlib import Path
 import bench
 
 KEYS = ("delay_p50_us", "delay_p99_us", "server_cpu_percent", "cpu_us_per_forwarded_packet", "loss_percent",
-        "join_first_keyframe_p50_ms")
+        "join_first_keyframe_p50_ms", "server_handling_p50_us", "server_handling_p99_us", "server_wait_p99_us")
 
 
 def main():
@@ -62,7 +62,8 @@ def main():
     print(f"\nmedians over {opts.runs} runs at {opts.rooms} rooms:")
     for label, runs in results.items():
         done = [r for r in runs if r is not None]
-        medians = {k: statistics.median(r[k] for r in done) for k in KEYS} if done else {}
+        medians = {k: statistics.median(r[k] for r in done) for k in KEYS
+                   if done and all(r.get(k) is not None for r in done)}
         print(f"  {label:8} " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
         print(f"  {'':8} p99 per run: " + ", ".join(f"{r['delay_p99_us']:.0f}" for r in done))
     out = bench.RESULTS.parent / "ab-results" / time.strftime(f"%Y-%m-%d-%H%M-{opts.rooms}rooms.json")

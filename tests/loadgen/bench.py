@@ -175,7 +175,9 @@ def run(loadgen, target, server, rooms, seconds, accounts=None, recording=False,
           f"{result['delay_p50_us']:.0f} us p99 {result['delay_p99_us']:.0f} us, cpu "
           f"{result['server_cpu_percent']:.0f} % (load generator {result['loadgen_cpu_percent']:.0f} %), "
           f"{result['cpu_us_per_forwarded_packet']:.1f} us/pkt, "
-          f"join kf p50 {result['join_first_keyframe_p50_ms']:.0f} ms")
+          f"join kf p50 {result['join_first_keyframe_p50_ms']:.0f} ms"
+          + (f", in the server p50 {result['server_handling_p50_us']:.0f} us p99 {result['server_handling_p99_us']:.0f} us"
+             if result.get("server_handling_p99_us") is not None else ""))
     time.sleep(2)  # let the server settle (peers leave)
     return result
 

@@ -317,6 +317,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
         }
     }
     tokio::time::sleep(Duration::from_secs(config.warmup)).await;
+    let metrics_before = server_metrics(&config).await;
     let before = sample_process(config.pid)?;
     let ourselves_before = sample_process(std::process::id())?;
     let sent_before = (
@@ -328,6 +329,7 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     let after = sample_process(config.pid)?;
     let ourselves_after = sample_process(std::process::id())?;
     let window = started.elapsed();
+    let metrics_after = server_metrics(&config).await;
     let _ = stop_tx.send(true);
     drop(signals);
     let mut all = Collected::default();
@@ -350,7 +352,35 @@ async fn run(config: Run) -> anyhow::Result<RunResult> {
     result.loadgen_cpu_percent = (ourselves_after.cpu_seconds - ourselves_before.cpu_seconds)
         * 100.0
         / window.as_secs_f64().max(0.001);
+    if let (Some(before), Some(after)) = (metrics_before, metrics_after) {
+        let quantile = |name: &str, q: f64| {
+            stats::histogram_quantile(
+                &stats::histogram_buckets(&before, name),
+                &stats::histogram_buckets(&after, name),
+                q,
+            )
+        };
+        result.server_wait_p50_us = quantile("ra_media_receive_wait_seconds", 0.5);
+        result.server_wait_p99_us = quantile("ra_media_receive_wait_seconds", 0.99);
+        result.server_handling_p50_us = quantile("ra_media_datagram_handling_seconds", 0.5);
+        result.server_handling_p99_us = quantile("ra_media_datagram_handling_seconds", 0.99);
+    }
     Ok(result)
+}
+
+/// Our server's `/metrics` (None for Janus, or when it cannot be read: the run's other
+/// figures stand without it).
+async fn server_metrics(config: &Run) -> Option<String> {
+    if config.target != "ours" {
+        return None;
+    }
+    match ours::metrics(&config.address).await {
+        Ok(text) => Some(text),
+        Err(error) => {
+            eprintln!("warning: {error:#}");
+            None
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -529,6 +559,11 @@ async fn smoke(bin: &Path) -> anyhow::Result<()> {
     ensure!(
         !result.join_first_keyframe_p50_ms.is_nan(),
         "no keyframe arrived after a join"
+    );
+    // The server's own share of the delay was read from its /metrics over the window.
+    ensure!(
+        result.server_handling_p50_us.is_some() && result.server_wait_p50_us.is_some(),
+        "the server's delay histograms were not read from /metrics"
     );
     println!("smoke: ok");
     Ok(())

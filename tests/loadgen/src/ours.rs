@@ -87,22 +87,41 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     )
 }
 
-/// Logs in and returns the session cookie (`name=value`).
-pub async fn login(addr: &str, login_id: &str, password: &str) -> anyhow::Result<String> {
+/// Sends one HTTP/1.1 request (with `Connection: close`) and returns the whole answer.
+async fn https_exchange(addr: &str, request: &str) -> anyhow::Result<String> {
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let connector = tokio_rustls::TlsConnector::from(tls_config());
     let name = rustls::pki_types::ServerName::try_from("localhost")?.to_owned();
     let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    // The server may close without a TLS close_notify; what arrived is the answer.
+    let _ = tls.read_to_end(&mut answer).await;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// The server's `/metrics` text.
+pub async fn metrics(addr: &str) -> anyhow::Result<String> {
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let answer = https_exchange(addr, &request).await?;
+    ensure!(
+        answer.starts_with("HTTP/1.1 200"),
+        "/metrics: {}",
+        answer.lines().next().unwrap_or("")
+    );
+    let (_, body) = answer.split_once("\r\n\r\n").context("/metrics: no body")?;
+    Ok(body.to_owned())
+}
+
+/// Logs in and returns the session cookie (`name=value`).
+pub async fn login(addr: &str, login_id: &str, password: &str) -> anyhow::Result<String> {
     let body = json!({"login_id": login_id, "password": password}).to_string();
     let request = format!(
         "POST /api/auth/login HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://{addr}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    tls.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    let _ = tls.read_to_end(&mut answer).await;
-    let text = String::from_utf8_lossy(&answer);
+    let text = https_exchange(addr, &request).await?;
     ensure!(
         text.starts_with("HTTP/1.1 200"),
         "login of {login_id} failed: {}",

@@ -169,6 +169,18 @@ pub struct RunResult {
     /// Server CPU microseconds per packet forwarded to a subscriber.
     pub cpu_us_per_forwarded_packet: f64,
     pub measured_for: f64,
+    /// The server's own share of the delay, from its `/metrics` over the same window (ours
+    /// only): the wait from the kernel receiving a datagram to the worker taking it up, and the
+    /// whole stay up to everything it caused being sent. Read from histogram buckets, so a
+    /// quantile is placed by linear interpolation within its bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_wait_p50_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_wait_p99_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_handling_p50_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_handling_p99_us: Option<f64>,
     /// Audio streams with loss: SSRC, and where their sequence numbers jumped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub audio_gaps: Vec<String>,
@@ -233,9 +245,69 @@ impl RunResult {
             bytes_received,
             cpu_us_per_forwarded_packet: cpu_seconds * 1e6 / forwarded as f64,
             measured_for: window.as_secs_f64(),
+            // The caller reads the server's /metrics around the same window.
+            server_wait_p50_us: None,
+            server_wait_p99_us: None,
+            server_handling_p50_us: None,
+            server_handling_p99_us: None,
             audio_gaps,
         }
     }
+}
+
+/// The buckets of Prometheus histogram `name` in a `/metrics` text: (upper bound in µs,
+/// cumulative count), in the text's order (ascending), `+Inf` as infinity.
+pub fn histogram_buckets(metrics: &str, name: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(&prefix)?;
+            let (bound, count) = rest.split_once("\"} ")?;
+            let bound = match bound {
+                "+Inf" => f64::INFINITY,
+                seconds => seconds.parse::<f64>().ok()? * 1e6,
+            };
+            Some((bound, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Quantile `q` (0–1) of what a histogram observed between two readings of it, in µs,
+/// interpolated linearly within the bucket it falls in (the first bucket starts at 0). `None`
+/// when nothing was observed or the readings do not match; a quantile in the open top bucket
+/// is given as that bucket's lower bound.
+pub fn histogram_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    if before.len() != after.len() || after.is_empty() {
+        return None;
+    }
+    let counts: Vec<(f64, u64)> = before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| (a.0, a.1.saturating_sub(b.1)))
+        .collect();
+    let total = counts.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(bound, cumulative) in &counts {
+        if cumulative as f64 >= rank {
+            if bound.is_infinite() {
+                return Some(lower.0);
+            }
+            let inside = (cumulative - lower.1) as f64;
+            let share = if inside > 0.0 {
+                (rank - lower.1 as f64) / inside
+            } else {
+                0.0
+            };
+            return Some(lower.0 + (bound - lower.0) * share);
+        }
+        lower = (bound, cumulative);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -260,5 +332,40 @@ mod tests {
         }
         assert_eq!(lossy.missing(), 2);
         assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 50.0), Some(2.0));
+    }
+
+    #[test]
+    fn histogram_quantiles_come_from_the_window_between_two_readings() {
+        let text = |counts: [u64; 4]| {
+            format!(
+                "# TYPE h histogram\nh_bucket{{le=\"0.0001\"}} {}\nh_bucket{{le=\"0.001\"}} {}\n\
+                 h_bucket{{le=\"0.01\"}} {}\nh_bucket{{le=\"+Inf\"}} {}\nh_sum 1\nh_count {}\n\
+                 other_bucket{{le=\"0.0001\"}} 99\n",
+                counts[0], counts[1], counts[2], counts[3], counts[3]
+            )
+        };
+        let before = histogram_buckets(&text([10, 10, 10, 10]), "h");
+        assert_eq!(before.len(), 4, "{before:?}");
+        assert_eq!(before[0], (100.0, 10));
+        assert!(before[3].0.is_infinite());
+        // In the window: 50 under 100 µs, 40 in 100 µs–1 ms, 10 in 1–10 ms.
+        let after = histogram_buckets(&text([60, 100, 110, 110]), "h");
+        let q = |q| histogram_quantile(&before, &after, q).unwrap();
+        assert!((q(0.25) - 50.0).abs() < 1e-9, "{}", q(0.25));
+        assert!((q(0.5) - 100.0).abs() < 1e-9, "{}", q(0.5));
+        assert!((q(0.7) - 550.0).abs() < 1e-9, "{}", q(0.7));
+        assert!((q(0.95) - 5_500.0).abs() < 1e-9, "{}", q(0.95));
+        assert_eq!(
+            histogram_quantile(&before, &before, 0.5),
+            None,
+            "nothing observed"
+        );
+        assert_eq!(
+            histogram_quantile(&before, &after[..2], 0.5),
+            None,
+            "mismatch"
+        );
+        let top = histogram_buckets(&text([10, 10, 10, 20]), "h");
+        assert_eq!(histogram_quantile(&before, &top, 0.5), Some(10_000.0));
     }
 }
