@@ -3,7 +3,8 @@
 //! Built on the sans-I/O `rtc` crate: one worker thread owns one UDP socket shared by every
 //! peer connection, serves what it receives per sender in turn, demultiplexes datagrams (STUN
 //! username on first contact, then the remote address), drives every peer's state machine and
-//! forwards RTP between them by plain function calls. The server talks to it only through [`SfuHandle`] (commands) and [`SfuEvent`]s.
+//! forwards RTP between them by plain function calls. The server talks to it only through
+//! [`SfuHandle`] (commands) and [`SfuEvent`]s.
 //!
 //! This crate knows nothing of HTTP, SQL or users: the server decides who may see whom.
 
