@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo build --release -p remote-assist-sfu --example worker_path
 //! valgrind --tool=callgrind --collect-atstart=no \
-//!     --toggle-collect='*Worker::datagram_guarded*' target/release/examples/worker_path 3000
+//!     --toggle-collect='*Worker::serve_queued*' target/release/examples/worker_path 3000
 //! ```
 //!
 //! Instructions collected divided by the datagrams the worker handled (printed at the end) is

@@ -621,6 +621,11 @@ impl Worker {
     /// only until the kernel says it has nothing: tokio then skips the read until its next
     /// readiness event, which it takes up when this loop next yields (at the latest after
     /// this batch).
+    ///
+    /// Never inlined: it is the function `sfu/examples/worker_path.rs` has callgrind count
+    /// between, which needs the symbol whatever the optimizer does (it is called once per turn
+    /// of the loop, so the call costs nothing that shows).
+    #[inline(never)]
     fn serve_queued(&mut self) {
         // Also after a command or a timer: media is read even if timers were due on every turn.
         if self.inbound.is_empty() {

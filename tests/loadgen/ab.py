@@ -2,13 +2,15 @@
 """Two (or more) remote-assist binaries at one load, runs alternating: the before/after check of
 a change to the media path, in the bench's network namespace with the bench's core split.
 
-    python3 tests/loadgen/ab.py --rooms 22 --runs 5 old=/tmp/remote-assist.old new=target/release/remote-assist
+    python3 tests/loadgen/ab.py --rooms 22 --runs 5 old=/tmp/remote-assist.old new=target/production/remote-assist
     python3 tests/loadgen/ab.py --rooms 22 --env new:RA_SOME_SWITCH=1 a=BIN new=BIN
 
 Each binary gets its own server (started once, provisioned once) and they take turns A B A B,
 so drift on the machine hits all alike. `--env LABEL:NAME=VALUE` sets an environment variable for
-one label's server (the same binary twice with a switch, say). Prints each run and the medians;
-writes them all to tests/loadgen/ab-results/ (which the full bench, unlike results/, keeps).
+one label's server (the same binary twice with a switch, say). After each round the do-nothing
+relay's floor (`floor.py`) is measured too, so a run's delay can be read against the floor of
+its own minutes. Prints each run and the medians; writes them all to tests/loadgen/ab-results/
+(which the full bench, unlike results/, keeps).
 Needs root; uses the load generator that `tests/loadgen/bench` builds.
 """
 
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import bench
+import floor
 
 KEYS = ("delay_p50_us", "delay_p99_us", "server_cpu_percent", "cpu_us_per_forwarded_packet", "loss_percent",
         "join_first_keyframe_p50_ms", "server_handling_p50_us", "server_handling_p99_us", "server_wait_p99_us")
@@ -49,6 +52,7 @@ def main():
                                             f"ab-{label}", extra_env=envs.get(label))
         servers.append((label, server, accounts))
     results = {label: [] for label, _, _ in servers}
+    floors = []
     try:
         for _ in range(opts.runs):
             for label, server, accounts in servers:
@@ -56,6 +60,8 @@ def main():
                 result = bench.run(loadgen, "ours", server, opts.rooms, opts.seconds, accounts=accounts,
                                    tag=f"-ab-{label}")
                 results[label].append(result)
+            floors.append(floor.run(opts.seconds, loadgen))
+            print(f"floor: p50 {floors[-1]['p50_us']:.0f} us, p99 {floors[-1]['p99_us']:.0f} us")
     finally:
         for _, server, _ in servers:
             server.stop()
@@ -66,10 +72,14 @@ def main():
                    if done and all(r.get(k) is not None for r in done)}
         print(f"  {label:8} " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
         print(f"  {'':8} p99 per run: " + ", ".join(f"{r['delay_p99_us']:.0f}" for r in done))
+    if floors:
+        print(f"  {'floor':8} p50 {statistics.median(f['p50_us'] for f in floors):.0f} us, "
+              f"p99 {statistics.median(f['p99_us'] for f in floors):.0f} us; per round: "
+              + ", ".join(f"{f['p50_us']:.0f}/{f['p99_us']:.0f}" for f in floors))
     out = bench.RESULTS.parent / "ab-results" / time.strftime(f"%Y-%m-%d-%H%M-{opts.rooms}rooms.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"rooms": opts.rooms, "servers": dict(s.split("=", 1) for s in opts.servers),
-                               "env": envs, "runs": results}, indent=1))
+                               "env": envs, "runs": results, "floor_runs": floors}, indent=1))
     print(f"runs: {out}")
 
 

@@ -77,9 +77,10 @@ def ensure_namespace():
 
 
 def build():
-    sh("cargo", "build", "--release", "--quiet", "-p", "remote-assist", "-p", "remote-assist-loadgen",
-       cwd=REPO)
-    return REPO / "target" / "release" / "remote-assist", REPO / "target" / "release" / "remote-assist-loadgen"
+    """The server as it ships (the `production` profile, as in the Dockerfile) and the load generator."""
+    sh("cargo", "build", "--profile", "production", "--quiet", "-p", "remote-assist", cwd=REPO)
+    sh("cargo", "build", "--release", "--quiet", "-p", "remote-assist-loadgen", cwd=REPO)
+    return REPO / "target" / "production" / "remote-assist", REPO / "target" / "release" / "remote-assist-loadgen"
 
 
 class Server:
@@ -266,7 +267,7 @@ def main():
     # What the measured path costs with a relay that does nothing (the floor under "added
     # delay"), measured again between the fixed-load runs below.
     import floor
-    report["floor_runs"] = [floor.run(seconds)]
+    report["floor_runs"] = [floor.run(seconds, loadgen)]
     print(f"relay floor: p50 {report['floor_runs'][0]['p50_us']:.0f} us, "
           f"p99 {report['floor_runs'][0]['p99_us']:.0f} us")
 
@@ -306,7 +307,7 @@ def main():
         for _ in range(fixed_repeats):
             for target, server in (("ours", ours), ("janus", janus)):
                 fixed_runs[target].append(run(loadgen, target, server, fixed, seconds, accounts=accounts, tag="-fixed"))
-            report["floor_runs"].append(floor.run(seconds))
+            report["floor_runs"].append(floor.run(seconds, loadgen))
             print(f"  relay floor: p50 {report['floor_runs'][-1]['p50_us']:.0f} us, "
                   f"p99 {report['floor_runs'][-1]['p99_us']:.0f} us")
         report["fixed"] = {"rooms": fixed, "runs": fixed_runs}

@@ -4,9 +4,11 @@
 A sender (10.203.0.1, like the load generator's cameras) stamps a datagram and sends it to a
 relay on 10.203.0.2 (where the SFU listens), which sends it straight back to a receiver next
 to the sender; the receiver takes the kernel's arrival time (`SO_TIMESTAMPNS`), as the load
-generator does. The relay sleeps in `recvfrom` between datagrams, as an SFU does between
-packets, on the core the bench gives the servers, so the number is two veth hops plus waking
-a sleeping process, with no media work.
+generator does. The relay (`remote-assist-loadgen relay`, native code) sleeps in `recvfrom`
+between datagrams, as an SFU does between packets, on the core the bench gives the servers and
+with the real-time priority the SFU's media worker takes (`SCHED_RR` 10), so the number is two
+veth hops plus waking a sleeping process, with no media work. (Until 2026-12-08 the relay was
+a Python loop, whose own per-datagram work raised the floor.)
 Packets go out in bursts of four (a video frame's first packets) every 2 ms, which is about
 the packet rate the SFU sees at the bench's smallest step (2 rooms: ~1,700 datagrams a second);
 a core that sleeps between sparse packets wakes more slowly on this virtual machine, so a sparser
@@ -30,23 +32,17 @@ import bench
 # Linux (asm-generic): SO_TIMESTAMPNS, also the control message type; Python does not name it.
 SO_TIMESTAMPNS = 35
 
-RELAY = r"""
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.203.0.2", 40999))
-s.settimeout(30)
-while True:
-    data, peer = s.recvfrom(2048)
-    if data == b"stop":
-        break
-    s.sendto(data, ("10.203.0.1", 40998))
-"""
+# The priority `media_realtime_priority` gives the SFU's media worker by default.
+RELAY_PRIORITY = "10"
+LOADGEN_BIN = bench.REPO / "target" / "release" / "remote-assist-loadgen"
 
 
-def run(seconds):
+def run(seconds, loadgen_bin=LOADGEN_BIN):
     """Measures the floor; returns datagrams, p50_us and p99_us."""
     bench.ensure_namespace()
-    relay = subprocess.Popen(bench.in_ns(*bench.on_server_cpu(sys.executable, "-c", RELAY)))
+    relay = subprocess.Popen(bench.in_ns(*bench.on_server_cpu(
+        "chrt", "--rr", RELAY_PRIORITY, str(loadgen_bin), "relay",
+        "--bind", "10.203.0.2:40999", "--to", "10.203.0.1:40998")))
     try:
         time.sleep(0.5)
         # The sender and receiver run inside the namespace too (this script re-executes itself).

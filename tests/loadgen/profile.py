@@ -7,7 +7,8 @@ while the load generator runs N rooms against it, in the bench's network namespa
 Prints the hottest symbols (flat, self time) and where it left perf.data (a temporary directory);
 with --callers, the call chains into SYMBOL instead; with --inclusive, each function's time with
 its callees' (both by DWARF unwinding, so fewer samples a second).
-Uses the release binaries `tests/loadgen/bench` built; needs root and Debian linux-perf.
+Uses the binaries `tests/loadgen/bench` builds (the server as it ships, in the `production`
+profile); needs root and Debian linux-perf.
 """
 
 import argparse

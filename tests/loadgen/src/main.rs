@@ -10,13 +10,16 @@
 //! first keyframe, and the SFU process's CPU and memory from `/proc`.
 //!
 //! Subcommands: `provision` (accounts for N rooms through the admin CLI), `run` (one measured
-//! run, JSON result), `smoke` (the test suite's check: its own server, 2 rooms, 10 s, no loss).
+//! run, JSON result), `smoke` (the test suite's check: its own server, 2 rooms, 10 s, no loss),
+//! `cycles` (memory over join/leave cycles) and `relay` (the do-nothing relay of the bench's
+//! floor).
 //! Every wait is bounded; a run stops by itself.
 
 mod janus;
 mod media;
 mod ours;
 mod peers;
+mod relay;
 mod stats;
 
 use std::collections::HashMap;
@@ -117,6 +120,14 @@ enum Cmd {
     Smoke {
         #[arg(long)]
         bin: PathBuf,
+    },
+    /// The floor under the added delay: sends every datagram received on `bind` to `to` and
+    /// does nothing else, until the datagram `stop` (`floor.py` starts and times it).
+    Relay {
+        #[arg(long)]
+        bind: std::net::SocketAddr,
+        #[arg(long)]
+        to: std::net::SocketAddr,
     },
 }
 
@@ -622,6 +633,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::Smoke { bin } => smoke(&bin).await?,
+        Cmd::Relay { bind, to } => {
+            let relayed = relay::relay(bind, to)?;
+            eprintln!("relay: {relayed} datagrams");
+        }
         Cmd::Cycles {
             address,
             accounts,
