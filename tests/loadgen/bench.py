@@ -169,7 +169,13 @@ def run(loadgen, target, server, rooms, seconds, accounts=None, recording=False,
         args.append("--recording")
     proc = subprocess.run(in_ns(*on_loadgen_cpus(*args)), capture_output=True, text=True, timeout=seconds + 240)
     if proc.returncode != 0:
-        print(f"  {target} {rooms} rooms failed: {proc.stderr.strip().splitlines()[-1:]}")
+        # The whole error (a panic's message comes before its backtrace) next to the results.
+        failed = out.with_suffix(".stderr")
+        failed.write_text(proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        first = next((i for i, line in enumerate(lines) if "panicked" in line or line.startswith("Error")), None)
+        reason = " ".join(lines[first:first + 2]) if first is not None else (lines[-1] if lines else "no output")
+        print(f"  {target} {rooms} rooms failed: {reason} (all of it: {failed})")
         return None
     result = json.loads(out.read_text())
     print(f"  {target:5} {rooms:2} rooms: loss {result['loss_percent']:.3f} %, delay p50 "

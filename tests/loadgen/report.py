@@ -77,7 +77,9 @@ def main():
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['mem_gb']} GiB. Date: {report['date']}. Each",
         f"measured window: {report['seconds']} s after 3 s of warm-up; medians over {report.get('fixed_repeats', report['repeats'])} runs at the",
-        f"fixed load and {report['repeats']} for recording. Release builds. Ratios are \"how many times better than Janus\".",
+        f"fixed load and {report['repeats']} for recording. remote-assist built as it ships (the `production`",
+        "profile: release with whole-program optimisation); Janus as Debian packages it. Ratios are",
+        "\"how many times better than Janus\".",
         "",
         "What the numbers include: the delay is measured from the camera task stamping a frame to",
         "the kernel's receive time (`SO_TIMESTAMPNS`) at the supporter's socket of the packet that",
@@ -155,9 +157,10 @@ def main():
     above = lambda runs, key, floor_value: med(runs, key) - floor_value
     lines += [
         "",
-        f"The same path through a relay that does nothing (`tests/loadgen/floor.py`, {len(report['floor_runs'])} runs,",
-        f"one before the sweep and one after each pair above): p50 {fmt(floor_p50)} µs, p99 {fmt(floor_p99)} µs —",
-        "two veth hops and waking a sleeping process, which any server has.",
+        "The same path through a relay that does nothing (`tests/loadgen/floor.py`: native code, at the",
+        f"media worker's real-time priority; {len(report['floor_runs'])} runs, one before the sweep and one after each",
+        f"pair above): p50 {fmt(floor_p50)} µs, p99 {fmt(floor_p99)} µs — two veth hops and waking a sleeping",
+        "process, which any server has.",
     ]
     if above(o, "delay_p50_us", floor_p50) > 0:
         lines += [
