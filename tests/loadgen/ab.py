@@ -11,7 +11,7 @@ one label's server (the same binary twice with a switch, say). After each round 
 relay's floor (`floor.py`) is measured too, so a run's delay can be read against the floor of
 its own minutes. Prints each run and the medians; writes them all to tests/loadgen/ab-results/
 (which the full bench, unlike results/, keeps).
-Needs root; uses the load generator that `tests/loadgen/bench` builds.
+Needs root; builds the load generator (release) if it is out of date.
 """
 
 import argparse
@@ -38,7 +38,8 @@ def main():
     opts = parser.parse_args()
     bench.RESULTS.mkdir(parents=True, exist_ok=True)
     bench.ensure_namespace()
-    _, loadgen = bench.build()
+    # The servers under test are the binaries given; only the load generator is built here.
+    loadgen = bench.build_loadgen()
     envs = {}
     for item in opts.env:
         label, assignment = item.split(":", 1)

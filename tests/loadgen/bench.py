@@ -76,11 +76,16 @@ def ensure_namespace():
         sh(*in_ns("ip", "link", "set", dev, "up"))
 
 
+def build_loadgen():
+    """The load generator (also the floor's relay)."""
+    sh("cargo", "build", "--release", "--quiet", "-p", "remote-assist-loadgen", cwd=REPO)
+    return REPO / "target" / "release" / "remote-assist-loadgen"
+
+
 def build():
     """The server as it ships (the `production` profile, as in the Dockerfile) and the load generator."""
     sh("cargo", "build", "--profile", "production", "--quiet", "-p", "remote-assist", cwd=REPO)
-    sh("cargo", "build", "--release", "--quiet", "-p", "remote-assist-loadgen", cwd=REPO)
-    return REPO / "target" / "production" / "remote-assist", REPO / "target" / "release" / "remote-assist-loadgen"
+    return REPO / "target" / "production" / "remote-assist", build_loadgen()
 
 
 class Server:

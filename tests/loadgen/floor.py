@@ -15,7 +15,7 @@ a core that sleeps between sparse packets wakes more slowly on this virtual mach
 floor would measure the hypervisor rather than the path. As the load generator times only the
 packet that carries a frame's stamp (the first), only the first of each burst is timed.
 
-    python3 tests/loadgen/floor.py [--seconds 20]     # root: the bench's network namespace
+    python3 tests/loadgen/floor.py [--seconds 20]     # root: the bench's network namespace; builds the load generator if out of date
 """
 
 import argparse
@@ -34,10 +34,9 @@ SO_TIMESTAMPNS = 35
 
 # The priority `media_realtime_priority` gives the SFU's media worker by default.
 RELAY_PRIORITY = "10"
-LOADGEN_BIN = bench.REPO / "target" / "release" / "remote-assist-loadgen"
 
 
-def run(seconds, loadgen_bin=LOADGEN_BIN):
+def run(seconds, loadgen_bin):
     """Measures the floor; returns datagrams, p50_us and p99_us."""
     bench.ensure_namespace()
     relay = subprocess.Popen(bench.in_ns(*bench.on_server_cpu(
@@ -59,7 +58,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
     opts = parser.parse_args()
-    floor = run(opts.seconds)
+    floor = run(opts.seconds, bench.build_loadgen())
     print(f"relay floor: {floor['datagrams']} datagrams, p50 {floor['p50_us']:.0f} us, "
           f"p99 {floor['p99_us']:.0f} us")
 
